@@ -1,0 +1,119 @@
+"""Judges: compare what came back from the sandbox with the reference.
+
+A judge returns None when the result is right, or a message saying what was
+expected and what came back (shape, dtype, device, max abs error), never the
+expected values in full. Both sides arrive as decoded wire data (`Array`s,
+numbers, strings, lists, dicts), so a judge sees the student's and the
+reference's results in the same form.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ..wire import Array, Opaque
+
+
+def describe(v: Any) -> str:
+    if isinstance(v, Array):
+        return v.describe()
+    if isinstance(v, Opaque):
+        return f"an object of type {v.type_name}"
+    if isinstance(v, (list, tuple)):
+        return f"a list of {len(v)}"
+    if isinstance(v, dict):
+        return f"a dict with keys {sorted(v)[:8]}"
+    if isinstance(v, bool) or v is None:
+        return repr(v)
+    if isinstance(v, numbers.Number):
+        return f"the number {v:.6g}"
+    return f"{type(v).__name__} {str(v)[:60]!r}"
+
+
+def scalar(v: Any) -> float | None:
+    """A number, or a one-element tensor, as a float; None otherwise."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, numbers.Number):
+        return float(v)
+    if isinstance(v, Array) and v.values.size == 1 and v.values.dtype.kind in "fiu":
+        return float(v.values.reshape(()))
+    return None
+
+
+def _values_close(got: np.ndarray, want: np.ndarray, dtype: str, ctx, where: str) -> str | None:
+    if want.dtype.kind in "biu":
+        bad = np.argwhere(got != want)
+        if len(bad):
+            i = tuple(int(j) for j in bad[0])
+            return f"{where}{len(bad)} of {want.size} values differ (first at index {i})"
+        return None
+    tol = ctx.tolerance(dtype)
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    ok = np.isclose(g, w, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
+    if ok.all():
+        return None
+    with np.errstate(invalid="ignore"):
+        err = np.where(ok, 0.0, np.abs(g - w))
+    err = np.where(np.isnan(err), np.inf, err)
+    i = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
+    nonfinite = int((~np.isfinite(g) & np.isfinite(w)).sum())
+    extra = f"; {nonfinite} value(s) came back nan/inf where finite ones were expected" if nonfinite else ""
+    return (f"{where}{int((~ok).sum())} of {want.size} values differ: max abs error {float(err.max()):.3g} "
+            f"at index {tuple(int(j) for j in i)} (rtol={tol.rtol:g}, atol={tol.atol:g}){extra}")
+
+
+def close(got: Any, want: Any, ctx, where: str = "") -> str | None:
+    """Equal up to the course's tolerances, recursively; tensors also by shape, dtype and device."""
+    at = f"at {where}: " if where else ""
+    if isinstance(want, Array):
+        if not isinstance(got, Array):
+            return f"{at}expected {want.describe()}, got {describe(got)}"
+        if got.shape != want.shape:
+            return f"{at}expected shape {list(want.shape)}, got {list(got.shape)}"
+        if got.dtype != want.dtype:
+            return f"{at}expected dtype {want.dtype}, got {got.dtype}"
+        if got.device.split(":")[0] != want.device.split(":")[0]:
+            return f"{at}expected a tensor on {want.device}, got one on {got.device} (keep data on the input's device)"
+        return _values_close(got.values, want.values, want.dtype, ctx, at)
+    if isinstance(want, (list, tuple)):
+        if not isinstance(got, (list, tuple)) or len(got) != len(want):
+            return f"{at}expected {describe(want)}, got {describe(got)}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            if (msg := close(g, w, ctx, f"{where}[{i}]")):
+                return msg
+        return None
+    if isinstance(want, dict):
+        if not isinstance(got, dict) or set(got) != set(want):
+            return f"{at}expected {describe(want)}, got {describe(got)}"
+        for k in want:
+            if (msg := close(got[k], want[k], ctx, f"{where}[{k!r}]")):
+                return msg
+        return None
+    if isinstance(want, numbers.Number) and not isinstance(want, bool):
+        g = scalar(got)
+        if g is None:
+            return f"{at}expected a number, got {describe(got)}"
+        tol = ctx.tolerance("float32")
+        if np.isclose(g, float(want), rtol=tol.rtol, atol=tol.atol, equal_nan=True):
+            return None
+        return f"{at}expected {float(want):.7g}, got {g:.7g} (abs error {abs(g - float(want)):.3g})"
+    if got != want:
+        return f"{at}expected {describe(want)}, got {describe(got)}"
+    return None
+
+
+def equal(got: Any, want: Any, ctx) -> str | None:
+    """Exactly equal (for indices, counts, event names)."""
+    if isinstance(want, Array) or isinstance(got, Array):
+        return close(got, want, ctx)
+    if got != want:
+        return f"expected {_short(want)}, got {_short(got)}"
+    return None
+
+
+def _short(v: Any) -> str:
+    text = str(v)
+    return text if len(text) <= 160 else text[:160] + "..."

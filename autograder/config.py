@@ -1,0 +1,103 @@
+"""The course, as `course.toml` describes it."""
+from __future__ import annotations
+
+import random
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigError(Exception):
+    """course.toml is missing or says something the kit cannot use."""
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    rtol: float
+    atol: float
+
+
+@dataclass(frozen=True)
+class Assignment:
+    name: str
+    title: str
+    module: str                 # solutions.<module> holds its reference code
+    points: dict[str, float]    # exercise id -> points, in notebook order
+
+    @property
+    def exercises(self) -> list[str]:
+        return list(self.points)
+
+
+@dataclass(frozen=True)
+class Limits:
+    exercise_timeout: float
+    submission_timeout: float
+    cell_timeout: float
+    memory_mib: int
+    reply_mib: int
+    file_mib: int
+
+
+@dataclass(frozen=True)
+class Course:
+    root: Path
+    devices: list[str]
+    seed: int | None            # None: a fresh seed per grading run
+    mnist: Path | None
+    digits_train: int
+    tolerances: dict[str, Tolerance]
+    limits: Limits
+    assignments: dict[str, Assignment]
+    forbidden: dict[str, list[str]] = field(default_factory=dict)
+
+    def assignment(self, name: str) -> Assignment:
+        if name not in self.assignments:
+            known = ", ".join(self.assignments)
+            raise ConfigError(f"{self.root / 'course.toml'}: no assignment {name!r} (known: {known})")
+        return self.assignments[name]
+
+    def tolerance(self, dtype: str) -> Tolerance:
+        """Tolerance for an expected value of `dtype` ('float32', 'float64', ...)."""
+        return self.tolerances.get(dtype, self.tolerances["float32"])
+
+    def draw_seed(self) -> int:
+        return self.seed if self.seed is not None else random.SystemRandom().randrange(2**31)
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The folder holding course.toml: `start` or one of its parents."""
+    here = (start or Path.cwd()).resolve()
+    for d in [here, *here.parents]:
+        if (d / "course.toml").is_file():
+            return d
+    raise ConfigError(f"no course.toml in {here} or any folder above it")
+
+
+def load(root: Path | None = None) -> Course:
+    root = find_root(root)
+    path = root / "course.toml"
+    try:
+        raw = tomllib.loads(path.read_text())
+        course, data, limits = raw["course"], raw.get("data", {}), raw["limits"]
+        seed = course.get("seed", "per-run")
+        mnist = data.get("mnist") or None
+        return Course(
+            root=root,
+            devices=list(course.get("devices", ["cpu"])),
+            seed=None if seed == "per-run" else int(seed),
+            mnist=(root / mnist) if mnist else None,
+            digits_train=int(data.get("digits_train", 1300)),
+            tolerances={k: Tolerance(float(v["rtol"]), float(v["atol"])) for k, v in raw["tolerance"].items()},
+            limits=Limits(**{k: limits[k] for k in Limits.__dataclass_fields__}),
+            assignments={
+                name: Assignment(name, a.get("title", name), a["module"],
+                                 {ex: float(p) for ex, p in a["points"].items()})
+                for name, a in raw["assignments"].items()
+            },
+            forbidden={k: list(v) for k, v in raw.get("forbidden", {}).items()},
+        )
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    except (KeyError, TypeError, ValueError) as e:
+        raise ConfigError(f"{path}: missing or malformed setting: {e}") from None

@@ -1,0 +1,182 @@
+"""From submissions to scores: plain results in, the report's dicts out.
+
+For each exercise: a missing solution cell is `missing`; a cell using the
+torch function it should rebuild is `forbidden`; otherwise its checks run in
+the submission's sandbox (with the other exercises' names bound to the
+reference) and each result is judged here, against the reference solution
+and, for oracle checks, torch. Points are shared out by checks passed.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import forbidden, notebook, wire
+from .checks import Check, Context, Inputs, registry
+from .config import Course
+from .reference import Reference
+from .sandbox import ExerciseRun, Job, Sandbox
+
+
+def available_devices(wanted: list[str]) -> list[str]:
+    import torch
+    return [d for d in wanted if d == "cpu" or (d == "cuda" and torch.cuda.is_available())]
+
+
+@dataclass
+class Expected:
+    """Reference (and torch) results per check and device, computed once per grading run."""
+    ref: Reference
+    seed: int
+    cache: dict[tuple[str, str, str], tuple[Any, Any]] = field(default_factory=dict)
+
+    def get(self, check: Check, device: str) -> tuple[Any, Any]:
+        key = (check.exercise, check.name, device)
+        if key not in self.cache:
+            want = self._run(check, self.ref.namespace, device)
+            torch_says = self._run(check, self.ref.oracle, device) if check.oracle else None
+            self.cache[key] = (want, torch_says)
+        return self.cache[key]
+
+    def _run(self, check: Check, ns, device: str) -> Any:
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the reference's prints
+            value = check.probe(ns, Inputs(self.seed, check.name, device))
+        return wire.decode(wire.encode(value))  # the same form the student's result arrives in
+
+
+def judge(check: Check, device: str, reply: dict | None, expected: Expected, course: Course, why_missing: str) -> dict:
+    out = {"name": check.name, "device": device, "passed": False, "message": ""}
+    if reply is None:
+        out["message"] = f"not run: {why_missing}"
+    elif "error" in reply:
+        out["message"] = f"raised {reply['error']}"
+    else:
+        want, torch_says = expected.get(check, device)
+        ctx = Context(device=device, tolerance=course.tolerance, oracle=torch_says)
+        msg = check.judge(reply["value"], want, ctx)
+        if msg is None and check.oracle:
+            msg = check.judge(reply["value"], torch_says, ctx)
+            msg = msg and f"differs from torch: {msg}"
+        out["passed"], out["message"] = msg is None, msg or ""
+    return out
+
+
+def _status(checks: list[dict], run: ExerciseRun | None, cell_failed: str | None) -> tuple[str, str]:
+    passed = sum(c["passed"] for c in checks)
+    if run is not None and run.outcome == "timeout":
+        return "timeout", run.message
+    if run is not None and run.outcome != "done":
+        return "error", run.message
+    if checks and passed == len(checks):
+        return "passed", ""
+    if passed:
+        return "partial", f"{passed} of {len(checks)} checks passed"
+    if cell_failed:
+        return "error", f"the solution cell raised {cell_failed}"
+    return "failed", f"0 of {len(checks)} checks passed"
+
+
+def structure_errors(nb: notebook.Notebook, ref: Reference) -> list[str]:
+    """Duplicated ids, and locked cells deleted or changed (nbgrader's checksums)."""
+    errors = []
+    ids = [c.grade_id for c in nb.cells if c.grade_id]
+    for gid in sorted({i for i in ids if ids.count(i) > 1}):
+        errors.append(f"grade_id {gid!r} is used by {ids.count(gid)} cells; only the first is graded")
+    have = nb.by_grade_id()
+    for gid, cell in ref.locked.items():
+        if gid not in have:
+            errors.append(f"locked cell {gid!r} was deleted")
+        elif have[gid].checksum != cell.checksum:
+            errors.append(f"locked cell {gid!r} was changed")
+    return errors
+
+
+def cells_to_run(nb: notebook.Notebook, ref: Reference, with_tests: bool = False) -> list[dict]:
+    changed = {gid for gid, c in nb.by_grade_id().items() if gid in ref.locked and c.checksum != ref.locked[gid].checksum}
+    return [{"index": c.index, "source": notebook.runnable(c.source), "label": c.label}
+            for c in nb.cells
+            if c.code and (c.grade_id in changed or not ref.skippable(c.grade_id)
+                           or (with_tests and (c.grade_id or "").endswith("_tests")))]
+
+
+def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str], seed: int,
+                   expected: Expected, visible_only: bool = False) -> dict:
+    course, a = ref.course, ref.assignment
+    result = {"student": student, "assignment": a.name, "score": 0.0, "max_score": sum(a.points.values()),
+              "devices": devices, "seed": seed, "exercises": [], "errors": []}
+    try:
+        nb = notebook.read(path)
+        solutions = nb.solutions()
+        if not set(solutions) & set(a.exercises):
+            other = [n for n, o in course.assignments.items() if set(solutions) & set(o.exercises)]
+            raise notebook.NotebookError(
+                f"{path}: not a notebook of {a.name}" + (f" (its exercises are those of {other[0]})" if other else " (it has none of its exercise cells)"))
+    except notebook.NotebookError as e:
+        result["errors"].append(str(e))
+        result["exercises"] = [_exercise(ex, p, "error", str(e), []) for ex, p in a.points.items()]
+        return result
+
+    result["errors"] += structure_errors(nb, ref)
+    checks = registry(a.module)
+    cells = cells_to_run(nb, ref)
+    labels = {c["index"]: c["label"] for c in cells}
+    cell_report: list[dict] | None = None
+    with Sandbox(cells, course.limits, a.module) as box:
+        import time
+        deadline = time.monotonic() + course.limits.submission_timeout
+        for ex, points in a.points.items():
+            mine = [c for c in checks.for_exercise(ex) if c.visible or not visible_only]
+            cell = solutions.get(ex)
+            if cell is None:
+                result["exercises"].append(_exercise(ex, points, "missing", f"no solution cell with grade_id {ex!r}", []))
+                continue
+            banned = course.forbidden.get(ex, [])
+            if (why := forbidden.find(cell.source, banned)):
+                msg = f"the solution cell {why}"
+                result["exercises"].append(_exercise(ex, points, "forbidden", msg, [
+                    {"name": "does not use the function it rebuilds", "device": "any", "passed": False, "message": msg}]))
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                run = ExerciseRun("timeout", "the submission's time limit was reached before this exercise")
+            else:
+                job = Job(ex, a.module, [c.name for c in mine], ref.refs_except(ex), devices, seed)
+                run = box.run(job, min(course.limits.exercise_timeout, left))
+            if run.cells is not None and cell_report is None:
+                cell_report = run.cells
+            failed_cell = next((s["error"] for s in (run.cells or []) if s["index"] == cell.index and not s["ok"]), None)
+            judged = [judge(c, d, run.results.get((c.name, d)), expected, course, run.message or "no result")
+                      for d in devices for c in mine]
+            status, message = _status(judged, run, failed_cell)
+            score = points * sum(c["passed"] for c in judged) / len(judged) if judged else 0.0
+            result["exercises"].append(_exercise(ex, points, status, message, judged, score))
+    for s in cell_report or []:
+        if not s["ok"]:
+            result["errors"].append(f"{labels.get(s['index'], s['index'])} raised {s['error']}")
+    result["score"] = sum(e["score"] for e in result["exercises"])
+    return result
+
+
+def _exercise(ex: str, points: float, status: str, message: str, checks: list[dict], score: float = 0.0) -> dict:
+    return {"id": ex, "score": round(score, 6), "max_score": points, "status": status,
+            "message": message, "checks": checks}
+
+
+Progress = Callable[[dict], None]
+
+
+def grade(course: Course, assignment: str, submissions: list[tuple[str, Path]], devices: list[str],
+          seed: int, visible_only: bool = False, on_result: Progress | None = None) -> list[dict]:
+    """Grade every (student, notebook) pair; one submission's failure never stops the others."""
+    ref = Reference(course, course.assignment(assignment))
+    expected = Expected(ref, seed)
+    results = []
+    for student, path in submissions:
+        r = grade_notebook(path, student, ref, devices, seed, expected, visible_only)
+        results.append(r)
+        if on_result:
+            on_result(r)
+    return results

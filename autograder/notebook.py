@@ -1,0 +1,128 @@
+"""Reading notebooks: the cells the kit cares about and what they are for.
+
+A cell's role comes from nbgrader's metadata and our `export`/`demo` tags
+(docs/AUTHORING.md). For a submission, trust stops at the file: the roles of
+locked cells are taken from the released notebook, never from the student's
+copy, and a locked cell whose nbgrader checksum changed is reported.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+
+
+class NotebookError(Exception):
+    """A file that is not a readable notebook of the assignment."""
+
+
+@dataclass(frozen=True)
+class Cell:
+    index: int                 # position among the notebook's cells
+    source: str
+    grade_id: str | None
+    solution: bool
+    locked: bool
+    tags: tuple[str, ...]
+    checksum: str | None       # nbgrader's checksum of the cell as it is now
+    code: bool = True          # False only for locked markdown cells, kept to check them
+
+    @property
+    def label(self) -> str:
+        return f"cell {self.index}" + (f" ({self.grade_id})" if self.grade_id else "")
+
+
+@dataclass
+class Notebook:
+    path: Path
+    cells: list[Cell]                          # code cells (and locked markdown), in order
+    errors: list[str] = field(default_factory=list)
+
+    def solutions(self) -> dict[str, Cell]:
+        """Solution cells by grade_id; the first one wins when an id is repeated."""
+        out: dict[str, Cell] = {}
+        for c in self.cells:
+            if c.solution and c.grade_id and c.grade_id not in out:
+                out[c.grade_id] = c
+        return out
+
+    def by_grade_id(self) -> dict[str, Cell]:
+        out: dict[str, Cell] = {}
+        for c in self.cells:
+            if c.grade_id:
+                out.setdefault(c.grade_id, c)
+        return out
+
+
+def read(path: Path) -> Notebook:
+    """Read and validate a notebook; NotebookError names the file and the problem."""
+    import nbformat  # validation is nbformat's job; its import costs about a second
+
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as e:
+        raise NotebookError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise NotebookError(f"{path}: not a notebook (binary, not UTF-8 text)") from None
+    if not text.strip():
+        raise NotebookError(f"{path}: not a notebook (the file is empty)")
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise NotebookError(f"{path}: not a notebook (invalid JSON at line {e.lineno}, column {e.colno}: {e.msg})") from None
+    if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
+        raise NotebookError(f"{path}: not a notebook (JSON without cells)")
+    major = raw.get("nbformat")
+    if major != 4:
+        raise NotebookError(f"{path}: nbformat {major} is not supported; save it as nbformat 4 (Jupyter does)")
+    try:
+        nb = nbformat.reads(text, as_version=4)   # joins multi-line sources into strings
+        nbformat.validate(nb)
+    except nbformat.ValidationError as e:
+        where = "/".join(str(p) for p in e.absolute_path) or "top level"
+        raise NotebookError(f"{path}: not a valid notebook at {where}: {e.message[:200]}") from None
+    except Exception as e:  # nbformat's reader raises many kinds on odd input
+        raise NotebookError(f"{path}: not a readable notebook: {type(e).__name__}: {str(e)[:200]}") from None
+    from nbgrader.utils import compute_checksum
+
+    cells = []
+    for i, c in enumerate(nb.cells):
+        meta = c.metadata.get("nbgrader", {})
+        try:
+            digest = compute_checksum(c) if meta.get("grade_id") else None
+        except (KeyError, TypeError, ValueError):
+            digest = None  # malformed nbgrader metadata: it will not match the release
+        if c.cell_type != "code":
+            if meta.get("locked"):
+                cells.append(Cell(i, "", meta.get("grade_id"), False, True, (), digest, code=False))
+            continue
+        cells.append(Cell(
+            index=i,
+            source=c.source,
+            grade_id=meta.get("grade_id"),
+            solution=bool(meta.get("solution")),
+            locked=bool(meta.get("locked")),
+            tags=tuple(c.metadata.get("tags", ())),
+            checksum=digest,
+        ))
+    return Notebook(path, cells)
+
+
+def strip_markers(source: str) -> str:
+    """The reference code of a solution cell: nbgrader's markers removed."""
+    return "\n".join(l for l in source.splitlines() if l.strip() not in (BEGIN, END)) + "\n"
+
+
+_MAGIC = re.compile(r"^\s*[%!]")
+
+
+def runnable(source: str) -> str:
+    """Cell source as plain Python: IPython magics and shell lines become no-ops."""
+    if source.lstrip().startswith("%%"):
+        return "pass\n"
+    return "\n".join("pass  # " + l.strip() if _MAGIC.match(l) else l for l in source.splitlines()) + "\n"
+

@@ -1,0 +1,59 @@
+"""What the grader knows about an assignment: reference code and the released notebook.
+
+All of it comes from the repository (trusted): the source notebook's
+solution cells (sent, one exercise left out, into a submission's process),
+the `solutions` package (run in the grader for expected values) and the
+released notebook (which cells are locked, given, demo or tests, and their
+nbgrader checksums).
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from functools import cached_property
+
+from . import notebook
+from .checks import Namespace
+from .config import Assignment, Course
+
+
+@dataclass
+class Reference:
+    course: Course
+    assignment: Assignment
+
+    @cached_property
+    def source(self) -> notebook.Notebook:
+        return notebook.read(self.course.root / "source" / self.assignment.name / f"{self.assignment.name}.ipynb")
+
+    @cached_property
+    def release(self) -> notebook.Notebook:
+        return notebook.read(self.course.root / "release" / self.assignment.name / f"{self.assignment.name}.ipynb")
+
+    @cached_property
+    def solution_sources(self) -> dict[str, str]:
+        """Exercise id -> the reference code of its solution cell, in notebook order."""
+        return {gid: notebook.strip_markers(c.source) for gid, c in self.source.solutions().items()}
+
+    def refs_except(self, exercise: str) -> list[dict]:
+        return [{"exercise": e, "source": src} for e, src in self.solution_sources.items() if e != exercise]
+
+    @cached_property
+    def namespace(self) -> Namespace:
+        module = importlib.import_module(f"solutions.{self.assignment.module}")
+        return Namespace(vars(module))
+
+    @cached_property
+    def oracle(self) -> Namespace:
+        from . import oracle
+        return Namespace(vars(oracle), fallback=self.namespace)
+
+    @cached_property
+    def locked(self) -> dict[str, notebook.Cell]:
+        """Locked cells of the release by grade_id: the student may not change them."""
+        return {c.grade_id: c for c in self.release.cells if c.locked and c.grade_id}
+
+    def skippable(self, grade_id: str | None) -> bool:
+        """Released demo and test cells: not needed to grade, so not run when unchanged."""
+        cell = self.locked.get(grade_id or "")
+        return cell is not None and ("demo" in cell.tags or grade_id.endswith("_tests"))

@@ -1,0 +1,55 @@
+"""Writing results: the JSON grade report (atomically) and the console table."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+SHORT = {"passed": "ok", "partial": "part", "failed": "FAIL", "error": "ERR", "timeout": "TIME",
+         "forbidden": "FORB", "missing": "MISS"}
+
+
+def write_json(path: Path, results: list[dict]) -> None:
+    """Write the report so that `path` holds either the old file or the whole new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump({"results": results}, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def table(results: list[dict], out: TextIO, detail: bool = False) -> None:
+    """One row per submission, one column per exercise: score and a short status."""
+    if not results:
+        print("no submissions", file=out)
+        return
+    ids = [e["id"] for e in results[0]["exercises"]]
+    width = max(7, *(len(r["student"]) for r in results))
+    cols = [max(len(i), 9) for i in ids]
+    print(f"{results[0]['assignment']}  (devices: {', '.join(results[0]['devices'])}, seed {results[0].get('seed')})", file=out)
+    print(f"{'student':<{width}}  {'score':>11}  " + "  ".join(f"{i:>{w}}" for i, w in zip(ids, cols)), file=out)
+    for r in results:
+        cells = []
+        for e, w in zip(r["exercises"], cols):
+            cells.append(f"{e['score']:g}/{e['max_score']:g} {SHORT[e['status']]}".rjust(w))
+        print(f"{r['student']:<{width}}  {r['score']:>5.4g}/{r['max_score']:<5g}  " + "  ".join(cells), file=out)
+    for r in results:
+        notes = list(r["errors"])
+        if detail:
+            for e in r["exercises"]:
+                if e["status"] != "passed":
+                    notes.append(f"{e['id']}: {e['status']}{' - ' + e['message'] if e['message'] else ''}")
+                    notes += [f"  {c['name']} [{c['device']}]: {c['message']}" for c in e["checks"] if not c["passed"]][:6]
+        if notes:
+            print(f"\n{r['student']}:", file=out)
+            for n in notes:
+                print(f"  {n}", file=out)

@@ -1,0 +1,152 @@
+"""Plain data across the process boundary.
+
+What a submission's process sends back is JSON: numbers, strings, booleans,
+None, lists and string-keyed dicts, with tensors encoded as raw little-endian
+bytes plus dtype, shape and device. Never a pickle: unpickling runs code.
+`encode` runs in the sandbox; `decode` runs in the grader and believes
+nothing: it checks every node against this schema and a size cap.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# dtypes that may cross, as torch names them -> numpy dtype used on the wire
+DTYPES = {
+    "float64": "<f8", "float32": "<f4", "float16": "<f2", "bfloat16": "<f4",
+    "int64": "<i8", "int32": "<i4", "int16": "<i2", "int8": "<i1", "uint8": "<u1", "bool": "|b1",
+}
+MAX_DEPTH = 32
+
+
+class WireError(ValueError):
+    """A reply that does not follow the schema."""
+
+
+@dataclass(frozen=True)
+class Array:
+    """A tensor that came back: its values on the CPU and where it lived."""
+    values: np.ndarray
+    dtype: str          # torch's name, e.g. 'float32'
+    device: str         # 'cpu', 'cuda:0', ...
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.values.shape)
+
+    def describe(self) -> str:
+        return f"tensor{list(self.shape)} {self.dtype} on {self.device}"
+
+
+@dataclass(frozen=True)
+class Opaque:
+    """Something that is not plain data: only its type name crosses."""
+    type_name: str
+
+
+# ---- sandbox side ---------------------------------------------------------
+
+def encode(value: Any, depth: int = 0) -> Any:
+    """Turn a result into JSON-able plain data (runs in the sandbox)."""
+    import torch  # the grader side never needs torch to decode
+
+    if depth > MAX_DEPTH:
+        return {"opaque": "too deeply nested"}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return {"float": repr(float(value))} if not math.isfinite(value) else float(value)
+    if isinstance(value, torch.Tensor):
+        t = torch.Tensor.detach(value).as_subclass(torch.Tensor)
+        dtype = str(t.dtype).removeprefix("torch.")
+        if dtype not in DTYPES:
+            return {"opaque": f"tensor of dtype {dtype}"}
+        host = t.to("cpu", torch.float32 if dtype == "bfloat16" else t.dtype).contiguous()
+        data = host.numpy().astype(DTYPES[dtype], copy=False).tobytes()
+        return {"tensor": {"dtype": dtype, "shape": list(host.shape), "device": str(t.device),
+                           "data": base64.b64encode(data).decode("ascii")}}
+    if isinstance(value, (list, tuple)):
+        return [encode(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {"dict": [[str(k), encode(v, depth + 1)] for k, v in value.items()]}
+    if isinstance(value, (np.integer, np.floating, np.bool_)):
+        return encode(value.item(), depth)
+    return {"opaque": type(value).__name__[:100]}
+
+
+def write_message(fd: int, message: dict) -> None:
+    data = json.dumps(message, allow_nan=False).encode()
+    os.write(fd, struct.pack("<Q", len(data)))
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+# ---- grader side ----------------------------------------------------------
+
+def decode(node: Any, depth: int = 0) -> Any:
+    """Check one node of a reply against the schema and rebuild it."""
+    if depth > MAX_DEPTH:
+        raise WireError("nested too deeply")
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if isinstance(node, list):
+        return [decode(v, depth + 1) for v in node]
+    if not isinstance(node, dict) or len(node) != 1:
+        raise WireError(f"unexpected node {str(node)[:80]!r}")
+    (kind, body), = node.items()
+    if kind == "float" and body in ("nan", "inf", "-inf"):
+        return float(body)
+    if kind == "opaque" and isinstance(body, str):
+        return Opaque(body[:100])
+    if kind == "dict" and isinstance(body, list):
+        if not all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str) for p in body):
+            raise WireError("malformed dict")
+        return {k: decode(v, depth + 1) for k, v in body}
+    if kind == "tensor" and isinstance(body, dict):
+        return _decode_tensor(body)
+    raise WireError(f"unexpected node kind {kind!r}")
+
+
+def _decode_tensor(body: dict) -> Array:
+    if set(body) != {"dtype", "shape", "device", "data"}:
+        raise WireError("malformed tensor")
+    dtype, shape, device, data = body["dtype"], body["shape"], body["device"], body["data"]
+    if dtype not in DTYPES or not isinstance(device, str) or len(device) > 32 or not isinstance(data, str):
+        raise WireError("malformed tensor")
+    if not (isinstance(shape, list) and len(shape) <= 16 and all(isinstance(s, int) and s >= 0 for s in shape)):
+        raise WireError("malformed tensor shape")
+    raw = base64.b64decode(data, validate=True)
+    wire = np.dtype(DTYPES[dtype])
+    if len(raw) != math.prod(shape) * wire.itemsize:
+        raise WireError("tensor data does not match its shape")
+    return Array(np.frombuffer(raw, dtype=wire).reshape(shape), dtype, device)
+
+
+def parse_message(body: bytes) -> dict:
+    """One message's JSON body (after its 8-byte length prefix)."""
+    try:
+        message = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise WireError(f"not JSON: {e}") from None
+    if not isinstance(message, dict):
+        raise WireError("reply is not an object")
+    return message
+
+
+def read_message(fd: int, max_bytes: int, read_exact) -> dict:
+    """Read one length-prefixed message from a blocking fd; `read_exact(fd, n)` reads n bytes."""
+    (size,) = struct.unpack("<Q", read_exact(fd, 8))
+    if size > max_bytes:
+        raise WireError(f"reply of {size} bytes is over the cap of {max_bytes}")
+    return parse_message(read_exact(fd, size))

@@ -1,0 +1,172 @@
+"""The sandbox side: a warm parent that forks one process per exercise.
+
+Started by `sandbox.Sandbox` as
+
+    python -I -m autograder.worker JOB_FD RESULT_FD STATUS_FD CHECKS_MODULE
+
+The parent imports torch and the checks once, then forks a child per job.
+It never runs student code and never reads a job: each child reads its own
+job, runs the notebook's cells, binds the other exercises' names to their
+reference code, runs its exercise's probes and streams plain results back
+on RESULT_FD. Only the parent writes STATUS_FD (the child closes it first),
+so "the child exited" is a fact the student cannot forge. CUDA is never
+touched in the parent: a CUDA context does not survive fork, and each child
+starts its own, so a device-side assert poisons only that child.
+"""
+from __future__ import annotations
+
+import builtins
+import os
+import resource
+import signal
+import sys
+import traceback
+
+NO_MORE_JOBS = 3
+PRELOAD = ["torch", "torch.nn.functional", "torch.optim", "numpy", "matplotlib.pyplot", "sklearn.datasets"]
+
+
+class CellTimeout(BaseException):
+    """A cell ran past the cell time limit (BaseException: `except Exception` cannot swallow it)."""
+
+
+def _read_exact(fd: int, n: int) -> bytes:
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, 1 << 20))
+        if not chunk:
+            raise EOFError
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _where(exc: BaseException) -> str:
+    """' (cell 7, line 3)' for the innermost frame in notebook code."""
+    where = ""
+    for frame, line in traceback.walk_tb(exc.__traceback__):
+        name = frame.f_code.co_filename
+        if name.startswith("<cell") or name.startswith("<reference"):
+            where = f" ({name.strip('<>')}, line {line})"
+    return where
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    first = text[0][:300] if text else ""
+    return f"{type(exc).__name__}{': ' + first if first else ''}{_where(exc)}"
+
+
+def _on_alarm(signum, frame):
+    raise CellTimeout("cell time limit reached")
+
+
+def run_cells(cells: list[dict], names: dict, timeout: float) -> list[dict]:
+    """Run each cell in `names`, in order; a cell that raises is reported and the next runs."""
+    statuses = []
+    signal.signal(signal.SIGALRM, _on_alarm)
+    for cell in cells:
+        status = {"index": cell["index"], "ok": True, "error": ""}
+        try:
+            code = compile(cell["source"], f"<cell {cell['index']}>", "exec")
+            signal.setitimer(signal.ITIMER_REAL, timeout)
+            try:
+                exec(code, names)
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except CellTimeout:
+            status = {"index": cell["index"], "ok": False, "error": f"timed out after {timeout:g} s", "timeout": True}
+        except BaseException as e:  # SystemExit and KeyboardInterrupt too: the next cell still runs
+            status = {"index": cell["index"], "ok": False, "error": describe(e)}
+        statuses.append(status)
+    return statuses
+
+
+def limit_resources(limits: dict, cuda: bool) -> None:
+    mib = 1 << 20
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mib"] * mib,) * 2)
+    cpu = int(limits["exercise_timeout"]) + 5
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+    if not cuda:  # the CUDA driver reserves far more address space than it uses
+        resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mib"] * mib,) * 2)
+
+
+def child(job_fd: int, result_fd: int) -> int:
+    from . import wire
+    from .checks import Inputs, Namespace, registry
+
+    try:
+        job = wire.read_message(job_fd, 1 << 30, _read_exact)
+    except EOFError:
+        return NO_MORE_JOBS
+    os.close(job_fd)  # before any student code: later jobs stay out of reach
+
+    def send(message: dict) -> None:
+        wire.write_message(result_fd, {"nonce": job["nonce"], **message})
+
+    limit_resources(job["limits"], cuda=any(d.startswith("cuda") for d in job["devices"]))
+    names: dict = {"__name__": "__main__", "__builtins__": builtins}
+    send({"kind": "cells", "cells": run_cells(job["cells"], names, job["limits"]["cell_timeout"])})
+    for ref in job["refs"]:
+        try:
+            exec(compile(ref["source"], f"<reference {ref['exercise']}>", "exec"), names)
+        except BaseException as e:
+            send({"kind": "kit_error", "message": f"reference code of {ref['exercise']} failed: {describe(e)}"})
+    checks = {c.name: c for c in registry(job["module"]).for_exercise(job["exercise"])}
+    ns = Namespace(names)
+    for device in job["devices"]:
+        for name in job["checks"]:
+            try:
+                reply = {"value": wire.encode(checks[name].probe(ns, Inputs(job["seed"], name, device)))}
+            except BaseException as e:
+                reply = {"error": describe(e)}
+            send({"kind": "check", "name": name, "device": device, **reply})
+    send({"kind": "done"})
+    return 0
+
+
+class _Blocked:
+    """A meta-path finder that refuses the reference solutions to student code."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "solutions" or name.startswith("solutions."):
+            raise ImportError(f"{name} is not available to submissions")
+        return None
+
+
+def parent(job_fd: int, result_fd: int, status_fd: int, module: str) -> None:
+    from . import wire
+    from .checks import registry
+    from .procs import kill_session
+
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    registry(module)
+    sys.meta_path.insert(0, _Blocked())
+    wire.write_message(status_fd, {"kind": "ready"})
+    while True:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                os.close(status_fd)
+                code = child(job_fd, result_fd)
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        kill_session(os.getsid(0), spare=os.getpid())  # whatever the child left running
+        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == NO_MORE_JOBS:
+            return
+        wire.write_message(status_fd, {
+            "kind": "exit",
+            "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "signal": signal.Signals(os.WTERMSIG(status)).name if os.WIFSIGNALED(status) else None,
+        })
+
+
+if __name__ == "__main__":
+    parent(*map(int, sys.argv[1:4]), sys.argv[4])

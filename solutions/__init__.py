@@ -1,0 +1,1 @@
+"""Reference solutions, one module per assignment, generated from source/ by `course release`."""
