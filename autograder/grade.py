@@ -143,11 +143,12 @@ def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str],
             if left <= 0:
                 run = ExerciseRun("timeout", "the submission's time limit was reached before this exercise")
             else:
-                job = Job(ex, a.module, [c.name for c in mine], ref.refs_except(ex), devices, seed)
+                job = Job(ex, a.module, [c.name for c in mine], ref.refs_except(ex), devices, seed, cell.index)
                 run = box.run(job, min(course.limits.exercise_timeout, left))
             if run.cells is not None and cell_report is None:
                 cell_report = run.cells
-            failed_cell = next((s["error"] for s in (run.cells or []) if s["index"] == cell.index and not s["ok"]), None)
+            failed_cell = next((s["error"] for s in (run.cells or []) + (run.own_cell or [])
+                                if s["index"] == cell.index and not s["ok"]), None)
             judged = [judge(c, d, run.results.get((c.name, d)), expected, course, run.message or "no result")
                       for d in devices for c in mine]
             status, message = _status(judged, run, failed_cell)

@@ -40,7 +40,7 @@ def table(results: list[dict], out: TextIO, detail: bool = False) -> None:
     for r in results:
         cells = []
         for e, w in zip(r["exercises"], cols):
-            cells.append(f"{e['score']:g}/{e['max_score']:g} {SHORT[e['status']]}".rjust(w))
+            cells.append(f"{e['score']:.3g}/{e['max_score']:g} {SHORT[e['status']]}".rjust(w))
         print(f"{r['student']:<{width}}  {r['score']:>5.4g}/{r['max_score']:<5g}  " + "  ".join(cells), file=out)
     for r in results:
         notes = list(r["errors"])

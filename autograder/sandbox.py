@@ -38,6 +38,7 @@ class Job:
     refs: list[dict]                 # [{"exercise", "source"}] of the *other* exercises
     devices: list[str]
     seed: int
+    own_cell: int | None = None      # the exercise's solution cell, run again after the references
 
 
 @dataclass
@@ -45,6 +46,7 @@ class ExerciseRun:
     outcome: str                     # "done", "timeout", "crashed", "malformed", "kit_error"
     message: str = ""
     cells: list[dict] | None = None
+    own_cell: list[dict] | None = None  # the exercise's cell, run again after the references
     results: dict[tuple[str, str], Any] = field(default_factory=dict)   # (check, device) -> reply
     seconds: float = 0.0
 
@@ -162,7 +164,7 @@ class Sandbox:
         nonce = uuid.uuid4().hex
         message = {
             "nonce": nonce, "exercise": job.exercise, "module": job.module, "checks": job.checks,
-            "refs": job.refs, "devices": job.devices, "seed": job.seed,
+            "refs": job.refs, "devices": job.devices, "seed": job.seed, "own_cell": job.own_cell,
             "cells": [c for c in self.cells if c["index"] not in self.skip],
             "limits": {k: getattr(self.limits, k) for k in ("cell_timeout", "exercise_timeout", "memory_mib", "file_mib")},
         }
@@ -198,6 +200,9 @@ class Sandbox:
                         kind = msg.get("kind")
                         if kind == "cells" and isinstance(msg.get("cells"), list):
                             run.cells = [_cell_status(c) for c in msg["cells"]]
+                            current = "running the exercise's cell again"
+                        elif kind == "own_cell" and isinstance(msg.get("cells"), list):
+                            run.own_cell = [_cell_status(c) for c in msg["cells"]]
                             current = "running the checks"
                         elif kind == "check" and isinstance(msg.get("name"), str) and isinstance(msg.get("device"), str):
                             reply = {"error": str(msg["error"])[:500]} if "error" in msg else {"value": wire.decode(msg.get("value"))}

@@ -113,6 +113,11 @@ def child(job_fd: int, result_fd: int) -> int:
             exec(compile(ref["source"], f"<reference {ref['exercise']}>", "exec"), names)
         except BaseException as e:
             send({"kind": "kit_error", "message": f"reference code of {ref['exercise']} failed: {describe(e)}"})
+    # Run the exercise's own cell once more, now that the other names are the reference's:
+    # a default argument (`collate_fn=collate`) or a closure must capture those, not the student's.
+    own = [c for c in job["cells"] if c["index"] == job.get("own_cell")]
+    if own:
+        send({"kind": "own_cell", "cells": run_cells(own, names, job["limits"]["cell_timeout"])})
     checks = {c.name: c for c in registry(job["module"]).for_exercise(job["exercise"])}
     ns = Namespace(names)
     for device in job["devices"]:

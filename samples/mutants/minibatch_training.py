@@ -278,6 +278,85 @@ class Optimizer():
     },
 }
 
+# Correct solutions written differently from the reference: full marks.
+ALTERNATIVES = {
+    "logsumexp": '''def logsumexp(x):
+    m = x.amax(dim=-1, keepdim=True)
+    return (m + torch.log(torch.sum(torch.exp(x - m), dim=-1, keepdim=True))).squeeze(-1)
+''',
+    "log_softmax": '''def log_softmax(x):
+    return x - logsumexp(x)[..., None]
+''',
+    "nll": '''def nll(input, target):
+    return -input.gather(1, target[:, None]).squeeze(1).mean()
+''',
+    "accuracy": '''def accuracy(out, yb):
+    return out.argmax(-1).eq(yb).to(torch.float32).mean()
+''',
+    "DummyModule": '''class DummyModule:
+    def __init__(self, n_in, nh, n_out):
+        object.__setattr__(self, "_modules", {})
+        self.l1 = nn.Linear(n_in, nh)
+        self.l2 = nn.Linear(nh, n_out)
+
+    def __setattr__(self, k, v):
+        if k[:1] != "_":
+            self._modules[k] = v
+        object.__setattr__(self, k, v)
+
+    def __repr__(self):
+        return str(self._modules)
+
+    def parameters(self):
+        return [p for m in self._modules.values() for p in m.parameters()]
+
+    def __call__(self, x):
+        return self.l2(self.l1(x).clamp_min(0))
+''',
+    "Optimizer": '''class Optimizer:
+    def __init__(self, params, lr=0.5):
+        self.params = [*params]
+        self.lr = lr
+
+    @torch.no_grad()
+    def step(self):
+        for p in self.params:
+            p.sub_(self.lr * p.grad)
+
+    def zero_grad(self):
+        for p in self.params:
+            p.grad = None
+''',
+    "Sampler": '''class Sampler:
+    def __init__(self, ds, bs, shuffle=False):
+        self.n, self.bs, self.shuffle = len(ds), bs, shuffle
+
+    def __iter__(self):
+        idxs = torch.randperm(self.n) if self.shuffle else torch.arange(self.n)
+        yield from idxs.split(self.bs)
+''',
+    "fit": '''def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
+    for epoch in range(epochs):
+        model.train()
+        for xb, yb in train_dl:
+            loss_func(model(xb), yb).backward()
+            opt.step()
+            opt.zero_grad()
+        model.eval()
+        losses, accs, ns = [], [], []
+        with torch.no_grad():
+            for xb, yb in valid_dl:
+                pred = model(xb)
+                losses.append(float(loss_func(pred, yb)))
+                accs.append(float(accuracy(pred, yb)))
+                ns.append(len(xb))
+        total = sum(ns)
+        valid_loss = sum(l * n for l, n in zip(losses, ns)) / total
+        valid_acc = sum(a * n for a, n in zip(accs, ns)) / total
+    return valid_loss, valid_acc
+''',
+}
+
 # The bugs in samples/03_minibatch_training/buggy.ipynb: (exercise, mutant).
 BUGGY_SAMPLE = [
     ("logsumexp", "naive: overflows"),

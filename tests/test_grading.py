@@ -1,0 +1,62 @@
+"""The grader is right in both directions, on every assignment."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import ASSIGNMENTS, grade_files, make_submission, mutants, scores, statuses, ROOT
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_reference_full_marks_stubs_zero(course, assignment):
+    samples = ROOT / "samples" / assignment
+    perfect, stubs = grade_files(course, assignment, [samples / "perfect.ipynb", samples / "stubs.ipynb"])
+    assert perfect["score"] == perfect["max_score"], [(e["id"], e["message"], [c["message"] for c in e["checks"] if not c["passed"]]) for e in perfect["exercises"] if e["status"] != "passed"]
+    assert set(statuses(perfect).values()) == {"passed"}
+    assert perfect["errors"] == []
+    assert stubs["score"] == 0
+    assert set(statuses(stubs).values()) == {"failed"}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_each_wrong_implementation_loses_points_on_its_own_exercise_only(course, assignment, tmp_path):
+    """Mutants of half the exercises at a time: those lose points, the other half keeps full marks.
+
+    While one exercise is checked the others resolve to the reference, so a
+    notebook can carry several bugs and each still costs points only once.
+    """
+    table = mutants(course, assignment)["MUTANTS"]
+    exercises = course.assignment(assignment).exercises
+    assert all(len(table.get(ex, {})) >= 2 for ex in exercises), "every exercise needs two wrong implementations"
+    rounds = max(len(v) for v in table.values())
+    paths, plans = [], []
+    for k in range(rounds):
+        for half in (exercises[0::2], exercises[1::2]):
+            plan = {ex: list(table[ex])[k] for ex in half if len(table[ex]) > k}
+            if plan:
+                paths.append(make_submission(tmp_path, assignment, f"m{k}-{len(paths)}", {ex: table[ex][n] for ex, n in plan.items()}))
+                plans.append(plan)
+    points = course.assignment(assignment).points
+    for result, plan in zip(grade_files(course, assignment, paths), plans):
+        got = scores(result)
+        for ex in exercises:
+            if ex in plan:
+                assert got[ex] < points[ex], f"{ex}: the mutant {plan[ex]!r} kept full marks"
+            else:
+                assert got[ex] == points[ex], f"{ex} lost points to a bug elsewhere ({plan}): {result['exercises']}"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_differently_written_correct_solutions_get_full_marks(course, assignment, tmp_path):
+    alternatives = mutants(course, assignment).get("ALTERNATIVES", {})
+    assert alternatives, "every assignment has alternative correct solutions to test"
+    path = make_submission(tmp_path, assignment, "alt", alternatives)
+    (result,) = grade_files(course, assignment, [path])
+    assert result["score"] == result["max_score"], [e for e in result["exercises"] if e["status"] != "passed"]
+
+
+def test_grading_is_repeatable_across_seeds(course):
+    buggy = ROOT / "samples" / "03_minibatch_training" / "buggy.ipynb"
+    runs = [grade_files(course, "03_minibatch_training", [buggy], seed=s)[0] for s in (1, 2, 12345)]
+    assert len({tuple(sorted(scores(r).items())) for r in runs}) == 1

@@ -1,0 +1,75 @@
+"""release/, solutions/ and samples/ are what `course release` makes from source/, and nothing else."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograder import notebook, release
+from conftest import ASSIGNMENTS, ROOT
+
+
+@pytest.mark.slow
+def test_release_is_not_stale(course):
+    assert release.stale(course, ASSIGNMENTS) == []
+
+
+def test_release_check_exits_non_zero_when_stale(tmp_path):
+    import shutil
+    for part in ("course.toml", "source", "release", "solutions", "samples"):
+        (shutil.copytree if (ROOT / part).is_dir() else shutil.copy)(ROOT / part, tmp_path / part)
+    nb = tmp_path / "release" / "05_anneal" / "05_anneal.ipynb"
+    nb.write_text(nb.read_text().replace("raise NotImplementedError()", "pass", 1))
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "--root", str(tmp_path), "release", "--check", "05_anneal"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "stale: release/05_anneal/05_anneal.ipynb" in proc.stdout
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_stubs_every_exercise_and_keeps_its_signature(course, assignment):
+    a = course.assignment(assignment)
+    src = notebook.read(ROOT / "source" / assignment / f"{assignment}.ipynb").solutions()
+    rel = notebook.read(ROOT / "release" / assignment / f"{assignment}.ipynb")
+    stubs = rel.solutions()
+    assert list(stubs) == list(src) == a.exercises
+    for ex, cell in stubs.items():
+        assert "raise NotImplementedError()" in cell.source, ex
+        assert "### BEGIN SOLUTION" not in cell.source
+        first = src[ex].source.splitlines()[0]
+        assert cell.source.splitlines()[0] == first, f"{ex}: the stub lost its signature line"
+    assert "### BEGIN HIDDEN TESTS" not in json.dumps([c.source for c in rel.cells])
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_points_in_test_cells_match_course_toml(course, assignment):
+    a = course.assignment(assignment)
+    raw = json.loads((ROOT / "source" / assignment / f"{assignment}.ipynb").read_text())
+    points = {c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"]["points"]
+              for c in raw["cells"] if c["metadata"].get("nbgrader", {}).get("grade")}
+    assert {k.removesuffix("_tests"): float(v) for k, v in points.items()} == a.points
+
+
+def test_given_code_shared_between_notebooks_does_not_drift():
+    """A name defined in two notebooks' exported cells (05 gives 04's Runner) has one definition."""
+    import ast
+    defs: dict[str, dict[str, str]] = {}
+    for a in ASSIGNMENTS:
+        nb = notebook.read(ROOT / "source" / a / f"{a}.ipynb")
+        for c in nb.cells:
+            if c.code and (c.solution or "export" in c.tags):
+                for node in ast.parse(notebook.strip_markers(c.source)).body:
+                    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                        defs.setdefault(node.name, {})[a] = ast.dump(node)
+    drift = {n: list(v) for n, v in defs.items() if len(set(v.values())) > 1}
+    assert not drift, f"defined differently in several notebooks: {drift}"
+
+
+def test_solutions_package_imports_every_exercise(course):
+    import importlib
+    for a in course.assignments.values():
+        module = importlib.import_module(f"solutions.{a.module}")
+        for ex in a.exercises:
+            assert hasattr(module, ex), f"solutions.{a.module} lacks {ex}"

@@ -1,0 +1,93 @@
+"""Malformed, crashing and hanging submissions get clear statuses; the batch goes on."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import ROOT, grade_files, make_submission, scores, statuses
+
+A = "03_minibatch_training"
+pytestmark = pytest.mark.slow
+
+
+def test_malformed_files_get_a_result_naming_the_file(course, tmp_path):
+    bad = {
+        "not_json": b"this is not json",
+        "empty": b"",
+        "binary": bytes(range(256)),
+        "truncated": (ROOT / "samples" / A / "perfect.ipynb").read_bytes()[:5000],
+        "old_format": json.dumps({"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}).encode(),
+        "no_cells": json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}}).encode(),
+        "other_assignment": (ROOT / "samples" / "05_anneal" / "perfect.ipynb").read_bytes(),
+    }
+    paths = []
+    for name, data in bad.items():
+        (tmp_path / f"{name}.ipynb").write_bytes(data)
+        paths.append(tmp_path / f"{name}.ipynb")
+    paths.append(tmp_path / "does_not_exist.ipynb")
+    paths.append(ROOT / "samples" / A / "perfect.ipynb")
+    results = grade_files(course, A, paths)
+    for r in results[:-1]:
+        assert set(statuses(r).values()) == {"error"}, r["student"]
+        assert r["score"] == 0
+        assert r["errors"] and r["student"] in r["errors"][0], r["errors"]
+    assert "05_anneal" in results[6]["errors"][0]
+    assert results[-1]["score"] == results[-1]["max_score"]
+
+
+def test_crash_and_hang_are_reported_per_exercise(course, tmp_path):
+    crash = "import os\ndef logsumexp(x):\n    os._exit(3)\n"
+    hang = "def nll(input, target):\n    while True: pass\n"
+    segv = "def accuracy(out, yb):\n    import ctypes; ctypes.string_at(0)\n"
+    exits = "import sys\ndef collate(b):\n    sys.exit(0)\n"
+    path = make_submission(tmp_path, "bad", "bad", {"logsumexp": crash, "nll": hang, "accuracy": segv, "collate": exits})
+    (r,) = grade_files(course, A, [path], exercise_timeout=8)
+    st = statuses(r)
+    assert st["logsumexp"] == "error" and "exit code 3" in r["exercises"][0]["message"]
+    assert st["nll"] == "timeout"
+    assert st["accuracy"] == "error" and "SIGSEGV" in r["exercises"][3]["message"]
+    assert st["collate"] == "failed"
+    assert "SystemExit" in r["exercises"][8]["checks"][0]["message"]
+    others = {k: v for k, v in st.items() if k not in ("logsumexp", "nll", "accuracy", "collate")}
+    assert set(others.values()) == {"passed"}
+
+
+def test_a_raising_cell_is_reported_and_the_next_cells_run(course, tmp_path):
+    path = make_submission(tmp_path, A, "raises", extra_cells=["raise SystemExit('bye')", "x = 1/0"])
+    nb = json.loads(path.read_text())
+    nb["cells"].insert(3, nb["cells"].pop())  # the 1/0 cell early in the notebook
+    path.write_text(json.dumps(nb))
+    (r,) = grade_files(course, A, [path])
+    assert r["score"] == r["max_score"]
+    assert any("ZeroDivisionError" in e for e in r["errors"]) and any("SystemExit" in e for e in r["errors"])
+
+
+def test_missing_and_duplicated_and_tampered_cells(course, tmp_path):
+    path = make_submission(tmp_path, A, "tampered")
+    nb = json.loads(path.read_text())
+    by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in nb["cells"]}
+    by_id["nll"]["metadata"]["nbgrader"]["grade_id"] = "nll_renamed"
+    by_id["Dataset"]["metadata"]["nbgrader"]["grade_id"] = "collate"
+    locked = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("locked")
+                  and c["cell_type"] == "code")
+    locked["source"] = "# changed\n" + "".join(locked["source"])
+    path.write_text(json.dumps(nb))
+    (r,) = grade_files(course, A, [path])
+    assert statuses(r)["nll"] == "missing" and statuses(r)["Dataset"] == "missing"
+    assert any("'collate' is used by 2 cells" in e for e in r["errors"])
+    assert any("was changed" in e for e in r["errors"])
+
+
+@pytest.mark.parametrize("source", [
+    "def logsumexp(x):\n    return torch.logsumexp(x, -1)\n",
+    "def logsumexp(x):\n    return x.logsumexp(-1)\n",
+    "from torch import logsumexp as lse\ndef logsumexp(x):\n    return lse(x, -1)\n",
+    "def logsumexp(x):\n    return getattr(torch, 'logsumexp')(x, -1)\n",
+    "from solutions.minibatch_training import logsumexp\n",
+])
+def test_forbidden_function_scores_zero_with_a_reason(course, tmp_path, source):
+    (r,) = grade_files(course, A, [make_submission(tmp_path, A, "cheat", {"logsumexp": source})])
+    ex = r["exercises"][0]
+    assert ex["status"] == "forbidden" and ex["score"] == 0 and ex["message"]
+    assert statuses(r)["log_softmax"] == "passed"
