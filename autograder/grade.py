@@ -154,11 +154,31 @@ def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str],
             status, message = _status(judged, run, failed_cell)
             score = points * sum(c["passed"] for c in judged) / len(judged) if judged else 0.0
             result["exercises"].append(_exercise(ex, points, status, message, judged, score))
+    if visible_only:
+        _add_notebook_tests(result, nb, ref)
     for s in cell_report or []:
         if not s["ok"]:
             result["errors"].append(f"{labels.get(s['index'], s['index'])} raised {s['error']}")
     result["score"] = sum(e["score"] for e in result["exercises"])
     return result
+
+
+def _add_notebook_tests(result: dict, nb: notebook.Notebook, ref: Reference) -> None:
+    """The self-check also runs the whole notebook once and reports each visible test cell."""
+    course, a = ref.course, ref.assignment
+    cells = [{"index": c.index, "source": notebook.runnable(c.source), "label": c.label} for c in nb.cells if c.code]
+    with Sandbox(cells, course.limits, a.module) as box:
+        run = box.run(Job("", a.module, [], [], ["cpu"], 0), course.limits.submission_timeout)
+    status = {s["index"]: s for s in run.cells or []}
+    tests = {c.grade_id: c for c in nb.cells if c.grade_id and c.grade_id.endswith("_tests")}
+    for e in result["exercises"]:
+        cell = tests.get(f"{e['id']}_tests")
+        s = status.get(cell.index) if cell else None
+        e["checks"].append({"name": f"the notebook's tests ({e['id']}_tests)", "device": "cpu",
+                            "passed": bool(s and s["ok"]),
+                            "message": "" if s and s["ok"] else (s["error"] if s else run.message or "not run")})
+        if e["status"] == "passed" and not (s and s["ok"]):
+            e["status"] = "partial"
 
 
 def _exercise(ex: str, points: float, status: str, message: str, checks: list[dict], score: float = 0.0) -> dict:

@@ -131,6 +131,14 @@ def child(job_fd: int, result_fd: int) -> int:
     return 0
 
 
+def _warm_optim() -> None:
+    """The first step of a torch optimizer imports dynamo machinery (about 1 s): pay it once, here."""
+    import torch
+    p = torch.zeros(1, requires_grad=True)
+    p.grad = torch.ones(1)
+    torch.optim.SGD([p], lr=0.1).step()
+
+
 class _Blocked:
     """A meta-path finder that refuses the reference solutions to student code."""
 
@@ -151,6 +159,7 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str) -> None:
         except ImportError:
             pass
     registry(module)
+    _warm_optim()
     sys.meta_path.insert(0, _Blocked())
     wire.write_message(status_fd, {"kind": "ready"})
     while True:

@@ -73,3 +73,14 @@ def test_solutions_package_imports_every_exercise(course):
         module = importlib.import_module(f"solutions.{a.module}")
         for ex in a.exercises:
             assert hasattr(module, ex), f"solutions.{a.module} lacks {ex}"
+
+
+def test_every_exercise_has_checks_and_a_visible_one(course):
+    from autograder.checks import registry
+    for a in course.assignments.values():
+        reg = registry(a.module)
+        for ex in a.exercises:
+            mine = reg.for_exercise(ex)
+            assert len(mine) >= 3, f"{ex} has {len(mine)} checks"
+            assert any(c.visible for c in mine), f"{ex} has no check in the student's self-check"
+        assert {c.exercise for c in reg.checks} <= set(a.exercises), "a check for an unknown exercise"

@@ -222,7 +222,7 @@ def _backward(model, t, n=5):
     (model(x) ** 2).mean().backward()
 
 
-@check("Optimizer", "one step matches torch.optim.SGD", oracle=True)
+@check("Optimizer", "one step matches torch.optim.SGD", oracle=True, visible=True)
 def _(ns, t):
     model = _model(t)
     _backward(model, t)
