@@ -41,7 +41,7 @@ def test_crash_and_hang_are_reported_per_exercise(course, tmp_path):
     hang = "def nll(input, target):\n    while True: pass\n"
     segv = "def accuracy(out, yb):\n    import ctypes; ctypes.string_at(0)\n"
     exits = "import sys\ndef collate(b):\n    sys.exit(0)\n"
-    path = make_submission(tmp_path, "bad", "bad", {"logsumexp": crash, "nll": hang, "accuracy": segv, "collate": exits})
+    path = make_submission(tmp_path, A, "bad", {"logsumexp": crash, "nll": hang, "accuracy": segv, "collate": exits})
     (r,) = grade_files(course, A, [path], exercise_timeout=8)
     st = statuses(r)
     assert st["logsumexp"] == "error" and "exit code 3" in r["exercises"][0]["message"]
@@ -91,3 +91,30 @@ def test_forbidden_function_scores_zero_with_a_reason(course, tmp_path, source):
     ex = r["exercises"][0]
     assert ex["status"] == "forbidden" and ex["score"] == 0 and ex["message"]
     assert statuses(r)["log_softmax"] == "passed"
+
+
+def test_a_hanging_cell_is_cut_and_the_submission_limit_holds(course, tmp_path):
+    path = make_submission(tmp_path, A, "sleepy", extra_cells=["import time\nwhile True: time.sleep(0.1)"])
+    (r,) = grade_files(course, A, [path], cell_timeout=1, exercise_timeout=20)
+    assert r["score"] == r["max_score"]
+    assert any("timed out after 1 s" in e for e in r["errors"])
+    path = make_submission(tmp_path, A, "slow", {"logsumexp": "import time\ndef logsumexp(x):\n    time.sleep(3)\n"})
+    (r,) = grade_files(course, A, [path], exercise_timeout=2, submission_timeout=4)
+    st = statuses(r)
+    assert st["logsumexp"] == "timeout"
+    assert "timeout" in st.values() and r["exercises"][-1]["status"] == "timeout"
+    assert "time limit" in r["exercises"][-1]["message"]
+
+
+def test_no_process_is_left_behind(course, tmp_path):
+    import psutil
+    spawn = "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+    path = make_submission(tmp_path, A, "spawner", extra_cells=[spawn])
+    before = {p.pid for p in psutil.process_iter()}
+    grade_files(course, A, [path])
+    def alive_sleeper(p):
+        try:
+            return p.status() != psutil.STATUS_ZOMBIE and "sleep(600)" in " ".join(p.cmdline())
+        except psutil.Error:
+            return False  # gone, or a zombie: dead either way
+    assert [p for p in psutil.process_iter() if p.pid not in before and alive_sleeper(p)] == []
