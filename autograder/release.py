@@ -11,6 +11,7 @@ the release: the stubs, the reference, and one with known bugs
 """
 from __future__ import annotations
 
+import ast
 import filecmp
 import json
 import runpy
@@ -53,15 +54,45 @@ def build(course: Course, a: Assignment, out: Path) -> None:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(made, target)
     (out / "solutions").mkdir(parents=True, exist_ok=True)
-    (out / "solutions" / f"{a.module}.py").write_text(solutions_module(src, a.name))
+    (out / "solutions" / f"{a.module}.py").write_text(solutions_module(course, a))
     write_samples(course, a, target, src, out / "samples" / a.name)
 
 
-def solutions_module(src: Path, name: str) -> str:
-    nb = notebook.read(src)
-    parts = [notebook.strip_markers(c.source).strip() for c in nb.cells
-             if c.code and (c.solution or "export" in c.tags)]
-    return HEADER.format(name=name) + "\n\n" + "\n\n\n".join(parts) + "\n"
+def exported_cells(course: Course, a: Assignment) -> list[str]:
+    """The code of `a`'s solution and `export` cells, markers removed, in notebook order."""
+    nb = notebook.read(course.root / "source" / a.name / f"{a.name}.ipynb")
+    return [notebook.strip_markers(c.source).strip() for c in nb.cells
+            if c.code and (c.solution or "export" in c.tags)]
+
+
+def _defined_names(code: str) -> list[str]:
+    names = []
+    for node in ast.parse(code).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.append(node.name)
+        elif isinstance(node, ast.Assign):
+            names += [t.id for t in node.targets if isinstance(t, ast.Name)]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names += [(a.asname or a.name).split(".")[0] for a in node.names if a.name != "*"]
+    return names
+
+
+def solutions_module(course: Course, a: Assignment) -> str:
+    """The module of `a`'s exported cells. A cell that an earlier assignment's notebook exports
+    too (05 gives 04's Runner as given code) is imported from that module, not repeated."""
+    earlier: dict[str, str] = {}
+    for other in course.assignments.values():
+        if other.name == a.name:
+            break
+        earlier.update({code: other.module for code in exported_cells(course, other)})
+    parts = []
+    for code in exported_cells(course, a):
+        names = _defined_names(code)
+        if code in earlier and names:
+            parts.append(f"from .{earlier[code]} import {', '.join(names)}  # noqa: F401  (same cell as there)")
+        else:
+            parts.append(code)
+    return HEADER.format(name=a.name) + "\n\n" + "\n\n\n".join(parts) + "\n"
 
 
 def write_samples(course: Course, a: Assignment, release_nb: Path, src: Path, out: Path) -> None:

@@ -106,12 +106,29 @@ def close(got: Any, want: Any, ctx, where: str = "") -> str | None:
 
 
 def equal(got: Any, want: Any, ctx) -> str | None:
-    """Exactly equal (for indices, counts, event names)."""
-    if isinstance(want, Array) or isinstance(got, Array):
+    """Exactly equal (indices, counts, event traces); for lists, says where they first differ."""
+    if _has_array(got) or _has_array(want):
         return close(got, want, ctx)
-    if got != want:
-        return f"expected {_short(want)}, got {_short(got)}"
-    return None
+    if got == want:
+        return None
+    if isinstance(got, list) and isinstance(want, list):
+        i = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
+        where = f"{len(want)} items expected, {len(got)} came back; " if len(got) != len(want) else ""
+        if i < min(len(got), len(want)):
+            return f"{where}item {i}: expected {_short(want[i])}, got {_short(got[i])}"
+        extra = got[i] if i < len(got) else None
+        return f"{where}the first {i} agree" + (f"; then came {_short(extra)}" if extra is not None else "")
+    return f"expected {_short(want)}, got {_short(got)}"
+
+
+def _has_array(v: Any) -> bool:
+    if isinstance(v, Array):
+        return True
+    if isinstance(v, (list, tuple)):
+        return any(_has_array(x) for x in v)
+    if isinstance(v, dict):
+        return any(_has_array(x) for x in v.values())
+    return False
 
 
 def _short(v: Any) -> str:

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import Registry
-from .judges import close, equal
+from ..wire import Array
+from .judges import close, describe, equal
 
 check = Registry()
 f64 = torch.float64
@@ -146,7 +147,16 @@ def _(ns, t):
     return ns.accuracy(t.tensor([[.1, .9], [.8, .2], [.5, .5]]), t.tensor([1, 1, 0]))
 
 
-@check("accuracy", "random batch, as a float tensor")
+def float_scalar_tensor(got, want, ctx) -> str | None:
+    """A one-element tensor of any float dtype, on the input's device, with the reference's value."""
+    if not isinstance(got, Array) or not got.dtype.startswith(("float", "bfloat")) or got.values.size != 1:
+        return f"expected a float scalar tensor, got {describe(got)}"
+    if got.device.split(":")[0] != want.device.split(":")[0]:
+        return f"expected a tensor on {want.device}, got one on {got.device} (keep data on the input's device)"
+    return close(float(got.values.reshape(())), float(want.values.reshape(())), ctx)
+
+
+@check("accuracy", "random batch, as a float tensor on the input's device", judge=float_scalar_tensor)
 def _(ns, t):
     return ns.accuracy(t.randn(50, 10), t.randint(10, 50))
 
@@ -269,12 +279,15 @@ def _(ns, t):
     return [list(model[1].parameters()), [p.grad for p in model[1].parameters()]]
 
 
-@check("Optimizer", "step is not recorded by autograd", judge=equal)
+@check("Optimizer", "step updates in place and is not recorded by autograd", judge=equal)
 def _(ns, t):
     model = _model(t)
     _backward(model, t)
+    before = [(p, p.data_ptr()) for p in model.parameters()]
     ns.Optimizer(model.parameters(), lr=0.1).step()
-    return [(p.is_leaf, p.requires_grad, p.grad_fn is None) for p in model.parameters()]
+    after = list(model.parameters())
+    return [(p is q, p.data_ptr() == ptr, p.is_leaf, p.requires_grad, p.grad_fn is None)
+            for (p, ptr), q in zip(before, after)]
 
 
 # ---- Dataset -------------------------------------------------------------------------------
