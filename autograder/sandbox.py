@@ -62,6 +62,8 @@ def _env(workdir: Path) -> dict[str, str]:
         "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
         # matplotlib builds a font cache on first import; sharing it saves seconds per submission
         "MPLCONFIGDIR": str(Path(tempfile.gettempdir()) / f"course-kit-mpl-{os.getuid()}"),
+        # torch.cuda.is_available() through NVML does not initialise CUDA, so the parent stays fork-safe
+        "PYTORCH_NVML_BASED_CUDA_CHECK": "1",
     }
     for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "OMP_NUM_THREADS"):
         if key in os.environ:
