@@ -145,6 +145,8 @@ def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str],
             else:
                 job = Job(ex, a.module, [c.name for c in mine], ref.refs_except(ex), devices, seed, cell.index)
                 run = box.run(job, min(course.limits.exercise_timeout, left))
+            if run.outcome == "malformed":
+                run.results = {}  # a forged or garbled reply voids every result of the exercise
             if run.cells is not None and cell_report is None:
                 cell_report = run.cells
             failed_cell = next((s["error"] for s in (run.cells or []) + (run.own_cell or [])

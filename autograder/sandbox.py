@@ -71,6 +71,10 @@ def _env(workdir: Path) -> dict[str, str]:
     return env
 
 
+class _KitError(Exception):
+    """The reference code failed in the sandbox: a fault of the kit, not of the submission."""
+
+
 class _Frames:
     """Length-prefixed messages from a non-blocking read end."""
 
@@ -172,7 +176,7 @@ class Sandbox:
         }
         # the pipe holds 64 KiB; a thread writes the rest while we read replies
         threading.Thread(target=self._send, args=(message,), daemon=True).start()
-        run = self._collect(nonce, start + timeout)
+        run = self._collect(job, nonce, start + timeout)
         run.seconds = time.monotonic() - start
         if run.cells:
             self.skip |= {c["index"] for c in run.cells if c.get("timeout")}
@@ -186,48 +190,65 @@ class Sandbox:
         except OSError:
             pass  # the sandbox died; _collect reports it
 
-    def _collect(self, nonce: str, deadline: float) -> ExerciseRun:
+    def _collect(self, job: Job, nonce: str, deadline: float) -> ExerciseRun:
+        """Replies must come in the one order the child sends them: cells, own cell, each
+        (check, device), done. Anything else (a forged or repeated reply) makes the run malformed."""
         run = ExerciseRun("crashed")
-        done, current = False, "running the notebook's cells"
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return self._fail(run, "timeout", f"time limit reached while {current}")
-            readable, _, _ = select.select([self.result_r, self.status_r], [], [], left)
-            try:
+        expected = ["cells", *(["own_cell"] if job.own_cell is not None else []),
+                    *[("check", c, d) for d in job.devices for c in job.checks], "done"]
+        state = {"next": 0, "doing": "running the notebook's cells"}
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return self._fail(run, "timeout", f"time limit reached while {state['doing']}")
+                readable, _, _ = select.select([self.result_r, self.status_r], [], [], left)
                 if self.result_r in readable:
                     for msg in self.results.pump():
-                        if msg.get("nonce") != nonce:
-                            raise wire.WireError("a reply that does not belong to this exercise")
-                        kind = msg.get("kind")
-                        if kind == "cells" and isinstance(msg.get("cells"), list):
-                            run.cells = [_cell_status(c) for c in msg["cells"]]
-                            current = "running the exercise's cell again"
-                        elif kind == "own_cell" and isinstance(msg.get("cells"), list):
-                            run.own_cell = [_cell_status(c) for c in msg["cells"]]
-                            current = "running the checks"
-                        elif kind == "check" and isinstance(msg.get("name"), str) and isinstance(msg.get("device"), str):
-                            reply = {"error": str(msg["error"])[:500]} if "error" in msg else {"value": wire.decode(msg.get("value"))}
-                            run.results[(msg["name"], msg["device"])] = reply
-                            current = f"running the check after {msg['name']!r} on {msg['device']}"
-                        elif kind == "kit_error":
-                            return self._fail(run, "kit_error", str(msg.get("message"))[:500])
-                        elif kind == "done":
-                            done = True
-                        else:
-                            raise wire.WireError(f"unexpected reply {str(kind)[:40]!r}")
+                        self._take(run, msg, nonce, expected, state)
                 if self.status_r in readable:
                     msgs = self.status.pump()
-                    if self.status.eof and not msgs:
-                        return self._fail(run, "crashed", f"the sandbox died while {current}")
-                    for msg in msgs:
-                        if done:
-                            run.outcome = "done"
-                            return run
-                        how = f"signal {msg['signal']}" if msg.get("signal") else f"exit code {msg.get('code')}"
-                        return self._fail(run, "crashed", f"the process ended ({how}) while {current}")
-            except (wire.WireError, ValueError, TypeError, KeyError) as e:
-                return self._fail(run, "malformed", f"malformed reply from the submission's process: {e}")
+                    if not msgs and not self.status.eof:
+                        continue
+                    while select.select([self.result_r], [], [], 0)[0] and not self.results.eof:
+                        for msg in self.results.pump():   # what the child wrote before it ended
+                            self._take(run, msg, nonce, expected, state)
+                    if state["next"] == len(expected):
+                        run.outcome = "done"
+                        return run
+                    if not msgs:
+                        return self._fail(run, "crashed", f"the sandbox died while {state['doing']}")
+                    how = f"signal {msgs[0].get('signal')}" if msgs[0].get("signal") else f"exit code {msgs[0].get('code')}"
+                    return self._fail(run, "crashed", f"the process ended ({how}) while {state['doing']}")
+        except _KitError as e:
+            return self._fail(run, "kit_error", str(e))
+        except (wire.WireError, ValueError, TypeError, KeyError) as e:
+            return self._fail(run, "malformed", f"malformed reply from the submission's process: {e}")
+
+    @staticmethod
+    def _take(run: ExerciseRun, msg: dict, nonce: str, expected: list, state: dict) -> None:
+        if msg.get("nonce") != nonce:
+            raise wire.WireError("a reply that does not belong to this exercise")
+        kind = msg.get("kind")
+        if kind == "kit_error":
+            raise _KitError(str(msg.get("message"))[:500])
+        want = expected[state["next"]] if state["next"] < len(expected) else None
+        got = ("check", msg.get("name"), msg.get("device")) if kind == "check" else kind
+        if got != want:
+            raise wire.WireError(f"expected {want!r}, got {str(got)[:80]}")
+        state["next"] += 1
+        if kind in ("cells", "own_cell"):
+            statuses = [_cell_status(c) for c in msg["cells"]]
+            if kind == "cells":
+                run.cells = statuses
+            else:
+                run.own_cell = statuses
+            state["doing"] = "running the checks" if kind == "own_cell" else "running the exercise's cell again"
+        elif kind == "check":
+            run.results[(msg["name"], msg["device"])] = (
+                {"error": str(msg["error"])[:500]} if "error" in msg else {"value": wire.decode(msg.get("value"))})
+            state["doing"] = f"running the check after {msg['name']!r} on {msg['device']}"
+
 
     def _fail(self, run: ExerciseRun, outcome: str, message: str) -> ExerciseRun:
         run.outcome, run.message = outcome, message

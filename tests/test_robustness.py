@@ -118,3 +118,20 @@ def test_no_process_is_left_behind(course, tmp_path):
         except psutil.Error:
             return False  # gone, or a zombie: dead either way
     assert [p for p in psutil.process_iter() if p.pid not in before and alive_sleeper(p)] == []
+
+
+def test_a_forged_reply_voids_the_exercise(course, tmp_path):
+    forger = '''import sys
+def logsumexp(x):
+    f = sys._getframe()
+    while f is not None and "send" not in f.f_locals:
+        f = f.f_back
+    if f is not None:   # the sandbox's own reply function: send a result ahead of the real one
+        f.f_locals["send"]({"kind": "check", "name": "large inputs stay finite", "device": "cpu", "value": 0})
+    m = x.max(-1)[0]
+    return m + (x - m[:, None]).exp().sum(-1).log()
+'''
+    (r,) = grade_files(course, A, [make_submission(tmp_path, A, "forger", {"logsumexp": forger})])
+    ex = r["exercises"][0]
+    assert ex["status"] == "error" and ex["score"] == 0 and "malformed" in ex["message"]
+    assert statuses(r)["log_softmax"] == "passed"
