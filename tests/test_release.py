@@ -40,7 +40,9 @@ def test_release_stubs_every_exercise_and_keeps_its_signature(course, assignment
         assert "### BEGIN SOLUTION" not in cell.source
         first = src[ex].source.splitlines()[0]
         assert cell.source.splitlines()[0] == first, f"{ex}: the stub lost its signature line"
-    assert "### BEGIN HIDDEN TESTS" not in json.dumps([c.source for c in rel.cells])
+    source_text = json.dumps([c.source for c in notebook.read(ROOT / "source" / assignment / f"{assignment}.ipynb").cells])
+    if "### BEGIN HIDDEN TESTS" in source_text:
+        assert "HIDDEN TESTS" not in json.dumps([c.source for c in rel.cells]), "nbgrader left hidden tests in"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
