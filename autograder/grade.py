@@ -149,11 +149,16 @@ def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str],
                 run.results = {}  # a forged or garbled reply voids every result of the exercise
             if run.cells is not None and cell_report is None:
                 cell_report = run.cells
-            failed_cell = next((s["error"] for s in (run.cells or []) + (run.own_cell or [])
+            # The second run of the exercise's cell (with the reference beside it) decides: a first
+            # run that failed only because another exercise is wrong is not this exercise's error.
+            failed_cell = next((s["error"] for s in (run.own_cell or run.cells or [])
                                 if s["index"] == cell.index and not s["ok"]), None)
             judged = [judge(c, d, run.results.get((c.name, d)), expected, course, run.message or "no result")
                       for d in devices for c in mine]
             status, message = _status(judged, run, failed_cell)
+            if run.refs_failed:
+                names = ", ".join(e for e, _ in run.refs_failed)
+                message += f"; the reference {names} could not be defined with this code ({run.refs_failed[0][1]})"
             score = points * sum(c["passed"] for c in judged) / len(judged) if judged else 0.0
             result["exercises"].append(_exercise(ex, points, status, message, judged, score))
     if visible_only:

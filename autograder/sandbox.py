@@ -43,10 +43,11 @@ class Job:
 
 @dataclass
 class ExerciseRun:
-    outcome: str                     # "done", "timeout", "crashed", "malformed", "kit_error"
+    outcome: str                     # "done", "timeout", "crashed", "malformed"
     message: str = ""
     cells: list[dict] | None = None
     own_cell: list[dict] | None = None  # the exercise's cell, run again after the references
+    refs_failed: list[tuple[str, str]] = field(default_factory=list)  # references that could not be defined beside it
     results: dict[tuple[str, str], Any] = field(default_factory=dict)   # (check, device) -> reply
     seconds: float = 0.0
 
@@ -69,10 +70,6 @@ def _env(workdir: Path) -> dict[str, str]:
         if key in os.environ:
             env[key] = os.environ[key]
     return env
-
-
-class _KitError(Exception):
-    """The reference code failed in the sandbox: a fault of the kit, not of the submission."""
 
 
 class _Frames:
@@ -194,7 +191,7 @@ class Sandbox:
         """Replies must come in the one order the child sends them: cells, own cell, each
         (check, device), done. Anything else (a forged or repeated reply) makes the run malformed."""
         run = ExerciseRun("crashed")
-        expected = ["cells", *(["own_cell"] if job.own_cell is not None else []),
+        expected = ["cells", "refs", *(["own_cell"] if job.own_cell is not None else []),
                     *[("check", c, d) for d in job.devices for c in job.checks], "done"]
         state = {"next": 0, "doing": "running the notebook's cells"}
         try:
@@ -220,8 +217,6 @@ class Sandbox:
                         return self._fail(run, "crashed", f"the sandbox died while {state['doing']}")
                     how = f"signal {msgs[0].get('signal')}" if msgs[0].get("signal") else f"exit code {msgs[0].get('code')}"
                     return self._fail(run, "crashed", f"the process ended ({how}) while {state['doing']}")
-        except _KitError as e:
-            return self._fail(run, "kit_error", str(e))
         except (wire.WireError, ValueError, TypeError, KeyError) as e:
             return self._fail(run, "malformed", f"malformed reply from the submission's process: {e}")
 
@@ -230,8 +225,6 @@ class Sandbox:
         if msg.get("nonce") != nonce:
             raise wire.WireError("a reply that does not belong to this exercise")
         kind = msg.get("kind")
-        if kind == "kit_error":
-            raise _KitError(str(msg.get("message"))[:500])
         want = expected[state["next"]] if state["next"] < len(expected) else None
         got = ("check", msg.get("name"), msg.get("device")) if kind == "check" else kind
         if got != want:
@@ -244,6 +237,8 @@ class Sandbox:
             else:
                 run.own_cell = statuses
             state["doing"] = "running the checks" if kind == "own_cell" else "running the exercise's cell again"
+        elif kind == "refs":
+            run.refs_failed = [(str(f["exercise"])[:40], str(f["error"])[:300]) for f in msg["failed"][:50]]
         elif kind == "check":
             run.results[(msg["name"], msg["device"])] = (
                 {"error": str(msg["error"])[:500]} if "error" in msg else {"value": wire.decode(msg.get("value"))})

@@ -18,7 +18,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from . import Registry
-from .judges import close, equal
+from .judges import equal
 
 check = Registry()
 
