@@ -85,7 +85,8 @@ class ParamScheduler(Callback):
 
 def annealer(f):
     """Decorator: `annealer(f)(start, end)` is `f` with start and end fixed, a function of pos."""
-    def _inner(start, end): return partial(f, start, end)
+    def _inner(start, end):
+        return partial(f, start, end)
     return _inner
 
 

@@ -17,36 +17,10 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from . import Registry
-from .judges import describe, equal
+from .judges import equal
 
 check = Registry()
 
-
-def same(got, want, ctx, where: str = "") -> str | None:
-    """Exactly equal, like `equal`, but saying where: the first item, or short row of plain values, that differs.
-
-    Traces are long; a message that shows the first differing event is what a student can act on.
-    """
-    at = f"at {where}: " if where else ""
-    if isinstance(want, list):
-        if not isinstance(got, (list, tuple)):
-            return f"{at}expected a list of {len(want)}, got {describe(got)}"
-        row = len(want) <= 6 and not any(isinstance(w, (list, tuple, dict)) for w in want)
-        if row and list(got) != want:
-            return f"{at}expected {_show(want)}, got {_show(got)}"
-        for i, (g, w) in enumerate(zip(got, want)):
-            if (msg := same(g, w, ctx, f"{where}[{i}]")):
-                return msg
-        if len(got) != len(want):
-            extra = f"; the first extra item is {_show(got[len(want)])}" if len(got) > len(want) else ""
-            return f"{at}expected {len(want)} items, got {len(got)}{extra}"
-        return None
-    return equal(got, want, ctx) and f"{at}{equal(got, want, ctx)}"
-
-
-def _show(v) -> str:
-    text = repr(v)
-    return text if len(text) <= 200 else text[:200] + "..."
 
 EVENTS = ["begin_fit", "begin_epoch", "begin_batch", "after_pred", "after_loss", "after_backward",
           "after_step", "after_batch", "begin_validate", "after_epoch", "after_fit"]
@@ -183,19 +157,19 @@ def _trace(ns, t, cbs_before=(), epochs=1, **kw):
 
 # ---- Runner: the event trace --------------------------------------------------------------------
 
-@check("Runner", "fit(1): the 21 events and the state at each", judge=same, visible=True)
+@check("Runner", "fit(1): the 21 events and the state at each", judge=equal, visible=True)
 def _(ns, t):
     _, tracer, _ = _trace(ns, t)
     return tracer.rows
 
 
-@check("Runner", "fit(2): 2 + E*(3 + 6T + 4V) events, in order", judge=same, visible=True)
+@check("Runner", "fit(2): 2 + E*(3 + 6T + 4V) events, in order", judge=equal, visible=True)
 def _(ns, t):
     _, tracer, _ = _trace(ns, t, epochs=2, n_train=12, n_valid=11)
     return [len(tracer.rows), tracer.rows]
 
 
-@check("Runner", "the stop flag ends the training pass; validation still runs", judge=same)
+@check("Runner", "the stop flag ends the training pass; validation still runs", judge=equal)
 def _(ns, t):
     run, tracer, _ = _trace(ns, t, cbs_before=[_Stopper()], epochs=2)
     return [tracer.events, bool(run.stop)]
@@ -208,43 +182,43 @@ class _StopAtFirstEpoch(_Probe):
             self.run.stop = True
 
 
-@check("Runner", "a stop flag set before a pass ends that pass only", judge=same)
+@check("Runner", "a stop flag set before a pass ends that pass only", judge=equal)
 def _(ns, t):
     run, tracer, learn = _trace(ns, t, cbs_before=[_StopAtFirstEpoch()], epochs=2)
     return [tracer.events, learn.opt.steps, bool(run.stop)]
 
 
-@check("Runner", "a truthy begin_batch from an earlier callback", judge=same)
+@check("Runner", "a truthy begin_batch from an earlier callback", judge=equal)
 def _(ns, t):
     _, tracer, learn = _trace(ns, t, cbs_before=[_Say("begin_batch", answer=1)])
     return [tracer.events, learn.opt.steps]
 
 
-@check("Runner", "a True begin_epoch skips training, not validation", judge=same)
+@check("Runner", "a True begin_epoch skips training, not validation", judge=equal)
 def _(ns, t):
     _, tracer, learn = _trace(ns, t, cbs_before=[_Say("begin_epoch", times=1)], epochs=2)
     return [tracer.rows, learn.opt.steps]
 
 
-@check("Runner", "a True begin_validate skips validation", judge=same)
+@check("Runner", "a True begin_validate skips validation", judge=equal)
 def _(ns, t):
     _, tracer, _ = _trace(ns, t, cbs_before=[_Say("begin_validate")], epochs=2)
     return tracer.rows
 
 
-@check("Runner", "a True after_epoch stops fitting", judge=same)
+@check("Runner", "a True after_epoch stops fitting", judge=equal)
 def _(ns, t):
     _, tracer, learn = _trace(ns, t, cbs_before=[_Say("after_epoch")], epochs=3)
     return [tracer.events, learn.opt.steps]
 
 
-@check("Runner", "a True begin_fit skips everything but after_fit", judge=same)
+@check("Runner", "a True begin_fit skips everything but after_fit", judge=equal)
 def _(ns, t):
     run, tracer, learn = _trace(ns, t, cbs_before=[_Say("begin_fit")], epochs=2)
     return [tracer.events, learn.opt.steps, getattr(run, "learn", None) is None]
 
 
-@check("Runner", "a True after_pred, after_loss or after_backward ends the batch there", judge=same)
+@check("Runner", "a True after_pred, after_loss or after_backward ends the batch there", judge=equal)
 def _(ns, t):
     out = []
     for event in ("after_pred", "after_loss", "after_backward"):
@@ -253,7 +227,7 @@ def _(ns, t):
     return out
 
 
-@check("Runner", "after_fit fires even when a callback raises", judge=same)
+@check("Runner", "after_fit fires even when a callback raises", judge=equal)
 def _(ns, t):
     learn = _learner(t)
     tracer = _Tracer(learn.model)
@@ -268,7 +242,7 @@ def _(ns, t):
 
 # ---- Runner: __call__, construction, state -------------------------------------------------------
 
-@check("Runner", "callbacks run sorted by _order, ties in list order", judge=same)
+@check("Runner", "callbacks run sorted by _order, ties in list order", judge=equal)
 def _(ns, t):
     log = []
     cbs = [_Log("a", 2, log), _Log("b", 0, log), _Log("c", -1, log), _Log("d", 0, log), _Log("e", 1, log)]
@@ -276,7 +250,7 @@ def _(ns, t):
     return log
 
 
-@check("Runner", "__call__ returns True at the first truthy answer; later callbacks are not called", judge=same)
+@check("Runner", "__call__ returns True at the first truthy answer; later callbacks are not called", judge=equal)
 def _(ns, t):
     out = []
     for answers in ([None, None, None], [None, 1, None], [True, None, True], [0, "", None]):
@@ -302,7 +276,7 @@ class _FactoryB(_Probe):
         self.value = value
 
 
-@check("Runner", "cb_funcs: each factory called once, kept under its name", judge=same)
+@check("Runner", "cb_funcs: each factory called once, kept under its name", judge=equal)
 def _(ns, t):
     made = []
     def factory():
@@ -316,14 +290,14 @@ def _(ns, t):
             [type(c).__name__ for c in single.cbs], single.probe_a is single.cbs[2]]
 
 
-@check("Runner", "a new Runner: TrainEvalCallback first, stop False", judge=same, visible=True)
+@check("Runner", "a new Runner: TrainEvalCallback first, stop False", judge=equal, visible=True)
 def _(ns, t):
     run, bare = ns.Runner(cbs=[_Probe(), _Probe()]), ns.Runner()
     return [[type(c).__name__ for c in run.cbs], [type(c).__name__ for c in bare.cbs],
             getattr(run, "stop", None), isinstance(run.cbs[0], ns.TrainEvalCallback)]
 
 
-@check("Runner", "after fit: learn is None, n_iter, n_epochs, iters", judge=same)
+@check("Runner", "after fit: learn is None, n_iter, n_epochs, iters", judge=equal)
 def _(ns, t):
     learn = _learner(t, n_train=12, n_valid=11)
     run = ns.Runner()
@@ -376,7 +350,7 @@ class _Modes(_Probe):
         self.seen.append([self.run.model.training, torch.is_grad_enabled(), self.run.pred.requires_grad])
 
 
-@check("Runner", "validation runs in eval mode under no_grad", judge=same)
+@check("Runner", "validation runs in eval mode under no_grad", judge=equal)
 def _(ns, t):
     modes = _Modes()
     ns.Runner(cbs=[modes]).fit(2, _learner(t, n_valid=11))
@@ -412,7 +386,7 @@ def _(ns, t):
     return [stats.count, _floats(stats.all_stats), _floats(stats.avg_stats)]
 
 
-@check("AvgStats", "keeps in_train", judge=same, visible=True)
+@check("AvgStats", "keeps in_train", judge=equal, visible=True)
 def _(ns, t):
     return [bool(ns.AvgStats([], True).in_train), bool(ns.AvgStats([_top_is], False).in_train)]
 
@@ -459,7 +433,7 @@ def _(ns, t):
     return [empty, stats.count, _floats(stats.all_stats), _floats(stats.avg_stats)]
 
 
-@check("AvgStats", "all_stats' loss is a Python float", judge=same)
+@check("AvgStats", "all_stats' loss is a Python float", judge=equal)
 def _(ns, t):
     stats = ns.AvgStats([_top_is], True)
     stats.reset()
@@ -496,36 +470,36 @@ def _test_fit(ns, t, n_train, bs=4, n_valid=11, vbs=4, via_funcs=False, epochs=1
     return run, learn, counter
 
 
-@check("TestCallback", "16 training batches: exactly 10 optimizer steps", judge=same, visible=True)
+@check("TestCallback", "16 training batches: exactly 10 optimizer steps", judge=equal, visible=True)
 def _(ns, t):
     _, learn, _ = _test_fit(ns, t, n_train=64)
     return learn.opt.steps
 
 
-@check("TestCallback", "5 training batches: 5 steps", judge=same, visible=True)
+@check("TestCallback", "5 training batches: 5 steps", judge=equal, visible=True)
 def _(ns, t):
     _, learn, _ = _test_fit(ns, t, n_train=20)
     return learn.opt.steps
 
 
-@check("TestCallback", "10 and 11 training batches: 10 steps", judge=same)
+@check("TestCallback", "10 and 11 training batches: 10 steps", judge=equal)
 def _(ns, t):
     return [_test_fit(ns, t, n_train=n)[1].opt.steps for n in (40, 44, 41)]
 
 
-@check("TestCallback", "validation still runs after the stop", judge=same)
+@check("TestCallback", "validation still runs after the stop", judge=equal)
 def _(ns, t):
     _, learn, counter = _test_fit(ns, t, n_train=60, n_valid=22, vbs=4)
     return [learn.opt.steps, counter.valid]
 
 
-@check("TestCallback", "validation is not cut short on a short training pass", judge=same)
+@check("TestCallback", "validation is not cut short on a short training pass", judge=equal)
 def _(ns, t):
     _, learn, counter = _test_fit(ns, t, n_train=12, n_valid=56, vbs=4)
     return [learn.opt.steps, counter.valid]
 
 
-@check("TestCallback", "made by cb_funcs, it stops too", judge=same)
+@check("TestCallback", "made by cb_funcs, it stops too", judge=equal)
 def _(ns, t):
     _, learn, counter = _test_fit(ns, t, n_train=52, via_funcs=True)
     return [learn.opt.steps, counter.valid]
@@ -537,7 +511,7 @@ def _(ns, t):
     return list(learn.model.parameters())
 
 
-@check("TestCallback", "the events of the stopped training pass", judge=same)
+@check("TestCallback", "the events of the stopped training pass", judge=equal)
 def _(ns, t):
     learn = _learner(t, n_train=56, n_valid=5, bs=4, vbs=4)
     tracer = _Tracer(learn.model)

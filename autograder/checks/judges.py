@@ -105,20 +105,30 @@ def close(got: Any, want: Any, ctx, where: str = "") -> str | None:
     return None
 
 
-def equal(got: Any, want: Any, ctx) -> str | None:
-    """Exactly equal (indices, counts, event traces); for lists, says where they first differ."""
+def equal(got: Any, want: Any, ctx, where: str = "") -> str | None:
+    """Exactly equal (indices, counts, event traces), saying where: the first item that differs.
+
+    Traces are long; the first differing event is what a student can act on.
+    """
     if _has_array(got) or _has_array(want):
-        return close(got, want, ctx)
-    if got == want:
+        return close(got, want, ctx, where)
+    at = f"at {where}: " if where else ""
+    if isinstance(want, list):
+        if not isinstance(got, (list, tuple)):
+            return f"{at}expected a list of {len(want)}, got {describe(got)}"
+        row = len(want) <= 6 and not any(isinstance(w, (list, tuple, dict)) for w in want)
+        if row and list(got) != want:
+            return f"{at}expected {_short(want)}, got {_short(list(got))}"
+        for i, (g, w) in enumerate(zip(got, want)):
+            if (msg := equal(g, w, ctx, f"{where}[{i}]")):
+                return msg
+        if len(got) != len(want):
+            extra = f"; the first extra item is {_short(got[len(want)])}" if len(got) > len(want) else ""
+            return f"{at}expected {len(want)} items, got {len(got)}{extra}"
         return None
-    if isinstance(got, list) and isinstance(want, list):
-        i = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
-        where = f"{len(want)} items expected, {len(got)} came back; " if len(got) != len(want) else ""
-        if i < min(len(got), len(want)):
-            return f"{where}item {i}: expected {_short(want[i])}, got {_short(got[i])}"
-        extra = got[i] if i < len(got) else None
-        return f"{where}the first {i} agree" + (f"; then came {_short(extra)}" if extra is not None else "")
-    return f"expected {_short(want)}, got {_short(got)}"
+    if got != want:
+        return f"{at}expected {_short(want)}, got {_short(got)}"
+    return None
 
 
 def _has_array(v: Any) -> bool:
@@ -132,5 +142,5 @@ def _has_array(v: Any) -> bool:
 
 
 def _short(v: Any) -> str:
-    text = str(v)
-    return text if len(text) <= 160 else text[:160] + "..."
+    text = repr(v)
+    return text if len(text) <= 200 else text[:200] + "..."
