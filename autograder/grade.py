@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -94,78 +95,88 @@ def structure_errors(nb: notebook.Notebook, ref: Reference) -> list[str]:
     return errors
 
 
-def cells_to_run(nb: notebook.Notebook, ref: Reference, with_tests: bool = False) -> list[dict]:
+def _runnable(c: notebook.Cell) -> dict:
+    return {"index": c.index, "source": notebook.runnable(c.source), "label": c.label}
+
+
+def cells_to_run(nb: notebook.Notebook, ref: Reference) -> list[dict]:
+    """The submission's code cells, but for the release's demo and test cells left unchanged."""
     changed = {gid for gid, c in nb.by_grade_id().items() if gid in ref.locked and c.checksum != ref.locked[gid].checksum}
-    return [{"index": c.index, "source": notebook.runnable(c.source), "label": c.label}
-            for c in nb.cells
-            if c.code and (c.grade_id in changed or not ref.skippable(c.grade_id)
-                           or (with_tests and (c.grade_id or "").endswith("_tests")))]
+    return [_runnable(c) for c in nb.cells if c.code and (c.grade_id in changed or not ref.skippable(c.grade_id))]
+
+
+def read_submission(path: Path, ref: Reference) -> notebook.Notebook:
+    """The notebook, if it is a readable notebook of this assignment; NotebookError otherwise."""
+    nb = notebook.read(path)
+    ids, a = set(nb.solutions()), ref.assignment
+    if not ids & set(a.exercises):
+        other = [n for n, o in ref.course.assignments.items() if ids & set(o.exercises)]
+        raise notebook.NotebookError(f"{path}: not a notebook of {a.name}" + (
+            f" (its exercises are those of {other[0]})" if other else " (it has none of its exercise cells)"))
+    return nb
+
+
+def grade_exercise(ex: str, points: float, nb: notebook.Notebook, box: Sandbox, ref: Reference,
+                   devices: list[str], seed: int, expected: Expected, time_left: float,
+                   visible_only: bool = False) -> tuple[dict, ExerciseRun | None]:
+    """One exercise: missing, forbidden, or its checks run in the sandbox and judged here."""
+    course = ref.course
+    cell = nb.solutions().get(ex)
+    if cell is None:
+        return _exercise(ex, points, "missing", f"no solution cell with grade_id {ex!r}", []), None
+    if (why := forbidden.find(cell.source, course.forbidden.get(ex, []))):
+        msg = f"the solution cell {why}"
+        return _exercise(ex, points, "forbidden", msg, [
+            {"name": "does not use the function it rebuilds", "device": "any", "passed": False, "message": msg}]), None
+    checks = [c for c in registry(ref.assignment.module).for_exercise(ex) if c.visible or not visible_only]
+    if time_left <= 0:
+        run = ExerciseRun("timeout", "the submission's time limit was reached before this exercise")
+    else:
+        job = Job(ex, ref.assignment.module, [c.name for c in checks], ref.refs_except(ex), devices, seed, cell.index)
+        run = box.run(job, min(course.limits.exercise_timeout, time_left))
+    if run.outcome == "malformed":
+        run.results = {}  # a forged or garbled reply voids every result of the exercise
+    # The second run of the exercise's cell (with the reference beside it) decides: a first
+    # run that failed only because another exercise is wrong is not this exercise's error.
+    failed_cell = next((s["error"] for s in (run.own_cell or run.cells or [])
+                        if s["index"] == cell.index and not s["ok"]), None)
+    judged = [judge(c, d, run.results.get((c.name, d)), expected, course, run.message or "no result")
+              for d in devices for c in checks]
+    status, message = _status(judged, run, failed_cell)
+    if run.refs_failed:
+        names = ", ".join(e for e, _ in run.refs_failed)
+        message += f"; the reference {names} could not be defined with this code ({run.refs_failed[0][1]})"
+    score = points * sum(c["passed"] for c in judged) / len(judged) if judged else 0.0
+    return _exercise(ex, points, status, message, judged, score), run
 
 
 def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str], seed: int,
                    expected: Expected, visible_only: bool = False) -> dict:
-    course, a = ref.course, ref.assignment
+    a = ref.assignment
     result = {"student": student, "assignment": a.name, "score": 0.0, "max_score": sum(a.points.values()),
               "devices": devices, "seed": seed, "exercises": [], "errors": []}
     try:
-        nb = notebook.read(path)
-        solutions = nb.solutions()
-        if not set(solutions) & set(a.exercises):
-            other = [n for n, o in course.assignments.items() if set(solutions) & set(o.exercises)]
-            raise notebook.NotebookError(
-                f"{path}: not a notebook of {a.name}" + (f" (its exercises are those of {other[0]})" if other else " (it has none of its exercise cells)"))
+        nb = read_submission(path, ref)
     except notebook.NotebookError as e:
         result["errors"].append(str(e))
         result["exercises"] = [_exercise(ex, p, "error", str(e), []) for ex, p in a.points.items()]
         return result
 
     result["errors"] += structure_errors(nb, ref)
-    checks = registry(a.module)
     cells = cells_to_run(nb, ref)
-    labels = {c["index"]: c["label"] for c in cells}
     cell_report: list[dict] | None = None
-    with Sandbox(cells, course.limits, a.module) as box:
-        import time
-        deadline = time.monotonic() + course.limits.submission_timeout
+    deadline = time.monotonic() + ref.course.limits.submission_timeout
+    with Sandbox(cells, ref.course.limits, a.module) as box:
         for ex, points in a.points.items():
-            mine = [c for c in checks.for_exercise(ex) if c.visible or not visible_only]
-            cell = solutions.get(ex)
-            if cell is None:
-                result["exercises"].append(_exercise(ex, points, "missing", f"no solution cell with grade_id {ex!r}", []))
-                continue
-            banned = course.forbidden.get(ex, [])
-            if (why := forbidden.find(cell.source, banned)):
-                msg = f"the solution cell {why}"
-                result["exercises"].append(_exercise(ex, points, "forbidden", msg, [
-                    {"name": "does not use the function it rebuilds", "device": "any", "passed": False, "message": msg}]))
-                continue
-            left = deadline - time.monotonic()
-            if left <= 0:
-                run = ExerciseRun("timeout", "the submission's time limit was reached before this exercise")
-            else:
-                job = Job(ex, a.module, [c.name for c in mine], ref.refs_except(ex), devices, seed, cell.index)
-                run = box.run(job, min(course.limits.exercise_timeout, left))
-            if run.outcome == "malformed":
-                run.results = {}  # a forged or garbled reply voids every result of the exercise
-            if run.cells is not None and cell_report is None:
+            exercise, run = grade_exercise(ex, points, nb, box, ref, devices, seed, expected,
+                                           deadline - time.monotonic(), visible_only)
+            result["exercises"].append(exercise)
+            if run is not None and run.cells is not None and cell_report is None:
                 cell_report = run.cells
-            # The second run of the exercise's cell (with the reference beside it) decides: a first
-            # run that failed only because another exercise is wrong is not this exercise's error.
-            failed_cell = next((s["error"] for s in (run.own_cell or run.cells or [])
-                                if s["index"] == cell.index and not s["ok"]), None)
-            judged = [judge(c, d, run.results.get((c.name, d)), expected, course, run.message or "no result")
-                      for d in devices for c in mine]
-            status, message = _status(judged, run, failed_cell)
-            if run.refs_failed:
-                names = ", ".join(e for e, _ in run.refs_failed)
-                message += f"; the reference {names} could not be defined with this code ({run.refs_failed[0][1]})"
-            score = points * sum(c["passed"] for c in judged) / len(judged) if judged else 0.0
-            result["exercises"].append(_exercise(ex, points, status, message, judged, score))
     if visible_only:
         _add_notebook_tests(result, nb, ref)
-    for s in cell_report or []:
-        if not s["ok"]:
-            result["errors"].append(f"{labels.get(s['index'], s['index'])} raised {s['error']}")
+    labels = {c["index"]: c["label"] for c in cells}
+    result["errors"] += [f"{labels.get(s['index'], s['index'])} raised {s['error']}" for s in cell_report or [] if not s["ok"]]
     result["score"] = sum(e["score"] for e in result["exercises"])
     return result
 
@@ -173,7 +184,7 @@ def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str],
 def _add_notebook_tests(result: dict, nb: notebook.Notebook, ref: Reference) -> None:
     """The self-check also runs the whole notebook once and reports each visible test cell."""
     course, a = ref.course, ref.assignment
-    cells = [{"index": c.index, "source": notebook.runnable(c.source), "label": c.label} for c in nb.cells if c.code]
+    cells = [_runnable(c) for c in nb.cells if c.code]
     with Sandbox(cells, course.limits, a.module) as box:
         run = box.run(Job("", a.module, [], [], ["cpu"], 0), course.limits.submission_timeout)
     status = {s["index"]: s for s in run.cells or []}
