@@ -48,8 +48,17 @@ def table(results: list[dict], out: TextIO, detail: bool = False) -> None:
             for e in r["exercises"]:
                 if e["status"] != "passed":
                     notes.append(f"{e['id']}: {e['status']}{' - ' + e['message'] if e['message'] else ''}")
-                    notes += [f"  {c['name']} [{c['device']}]: {c['message']}" for c in e["checks"] if not c["passed"]][:6]
+                    notes += _failing(e["checks"])
         if notes:
             print(f"\n{r['student']}:", file=out)
             for n in notes:
                 print(f"  {n}", file=out)
+
+
+def _failing(checks: list[dict], most: int = 6) -> list[str]:
+    """Failing checks, one line each; when they all failed the same way, one line for all."""
+    bad = [c for c in checks if not c["passed"]]
+    if len(bad) > 1 and len(bad) == len(checks) and len({c["message"] for c in bad}) == 1:
+        return [f"  all {len(bad)} checks: {bad[0]['message']}"]
+    lines = [f"  {c['name']} [{c['device']}]: {c['message']}" for c in bad[:most]]
+    return lines + ([f"  ... and {len(bad) - most} more"] if len(bad) > most else [])
