@@ -48,7 +48,6 @@ def cmd_grade(course: config.Course, args) -> int:
 
 
 def cmd_check(course: config.Course, args) -> int:
-    from . import notebook
     path = Path(args.notebook)
     name = args.assignment or _guess_assignment(course, path)
     devices = _devices(course, args.device)

@@ -10,7 +10,7 @@ import pytest
 from pathlib import Path
 
 from autograder import submissions
-from conftest import ROOT, make_submission
+from conftest import ROOT
 
 A = "03_minibatch_training"
 

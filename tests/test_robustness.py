@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import ROOT, grade_files, make_submission, scores, statuses
+from conftest import ROOT, grade_files, make_submission, statuses
 
 A = "03_minibatch_training"
 pytestmark = pytest.mark.slow

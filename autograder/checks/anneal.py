@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import math
 from functools import partial
-from types import SimpleNamespace
 
 import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from . import Registry
 from .judges import equal
+from .tiny import ProbeCallback, learner
 
 check = Registry()
 
@@ -33,42 +30,7 @@ def _fs(xs):
 
 # ---- a tiny problem ------------------------------------------------------------------------------
 
-def _model(t, sizes=(5, 4, 3)):
-    layers = []
-    for a, b in zip(sizes, sizes[1:]):
-        lin = nn.Linear(a, b)
-        with torch.no_grad():
-            lin.weight.copy_(torch.randn(lin.weight.shape, generator=t.gen) * 0.7)
-            lin.bias.copy_(torch.randn(lin.bias.shape, generator=t.gen) * 0.3)
-        layers += [lin, nn.ReLU()]
-    return nn.Sequential(*layers[:-1]).to(t.device)
-
-
-def _learner(t, n_train=8, n_valid=3, bs=4, vbs=8, two_groups=False, momentum=0.):
-    """8 training items in batches of 4 and 3 validation items in one batch, by default."""
-    n = n_train + n_valid
-    x, y = t.randn(n, 5), t.randint(3, n)
-    train = DataLoader(TensorDataset(x[:n_train], y[:n_train]), batch_size=bs)
-    valid = DataLoader(TensorDataset(x[n_train:], y[n_train:]), batch_size=vbs)
-    model = _model(t)
-    if two_groups:
-        opt = torch.optim.SGD([{"params": model[0].parameters()},
-                               {"params": model[2].parameters(), "lr": 0.2}], lr=0.05, momentum=momentum)
-    else:
-        opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=momentum)
-    return SimpleNamespace(model=model, opt=opt, loss_func=F.cross_entropy,
-                           data=SimpleNamespace(train_dl=train, valid_dl=valid))
-
-
-class _Probe:
-    _order = 0
-    name = "probe"
-
-    def set_runner(self, run):
-        self.run = run
-
-
-class _GroupLog(_Probe):
+class _GroupLog(ProbeCallback):
     """The value `key` of every param group at `event`, with run.in_train."""
     def __init__(self, event="after_pred", key="lr", order=0):
         self.rows, self.key, self._order = [], key, order
@@ -78,7 +40,7 @@ class _GroupLog(_Probe):
         self.rows.append([bool(self.run.in_train)] + [_f(pg[self.key]) for pg in self.run.opt.param_groups])
 
 
-class _LossLog(_Probe):
+class _LossLog(ProbeCallback):
     """The training losses as the runner computed them."""
     def __init__(self):
         self.losses = []
@@ -88,7 +50,7 @@ class _LossLog(_Probe):
             self.losses.append(self.run.loss.item())
 
 
-class _SetGroups(_Probe):
+class _SetGroups(ProbeCallback):
     """Before each training batch k, sets group i's lr to (i + 1) * 0.01 * (k + 1)."""
     _order = 1
 
@@ -107,7 +69,7 @@ def _lin(pos):
 
 
 def _fit_recorder(ns, t, epochs=1, sched=_lin, extra=(), **kw):
-    learn = _learner(t, **kw)
+    learn = learner(t, lr=0.05, **kw)
     run = ns.Runner(cbs=list(extra), cb_funcs=[ns.Recorder, partial(ns.ParamScheduler, "lr", sched)])
     run.fit(epochs, learn)
     return run, learn
@@ -152,7 +114,7 @@ def _(ns, t):
 
 @check("Recorder", "the lr of the last param group")
 def _(ns, t):
-    learn = _learner(t, n_train=12, two_groups=True)
+    learn = learner(t, lr=0.05, n_train=12, two_groups=True)
     run = ns.Runner(cbs=[_SetGroups()], cb_funcs=ns.Recorder)
     run.fit(2, learn)
     return _fs(run.recorder.lrs)
@@ -160,7 +122,7 @@ def _(ns, t):
 
 @check("Recorder", "begin_fit starts new lists", judge=equal)
 def _(ns, t):
-    learn = _learner(t)
+    learn = learner(t, lr=0.05)
     run = ns.Runner(cb_funcs=ns.Recorder)
     run.fit(2, learn)
     first = [len(run.recorder.lrs), len(run.recorder.losses)]
@@ -191,7 +153,7 @@ def _(ns, t):
 @check("ParamScheduler", "fit(1): each training batch uses sched(pos), pos = 0, 0.5", visible=True)
 def _(ns, t):
     log = _GroupLog()
-    learn = _learner(t)
+    learn = learner(t, lr=0.05)
     ns.Runner(cbs=[log], cb_funcs=partial(ns.ParamScheduler, "lr", _lin)).fit(1, learn)
     return log.rows
 
@@ -203,7 +165,7 @@ def _(ns, t):
         positions.append(float(pos))
         return 0.1 + 0.8 * pos
     log = _GroupLog()
-    learn = _learner(t)
+    learn = learner(t, lr=0.05)
     ns.Runner(cbs=[log], cb_funcs=partial(ns.ParamScheduler, "lr", sched)).fit(2, learn)
     return [sorted(set(positions)), log.rows]
 
@@ -211,7 +173,7 @@ def _(ns, t):
 @check("ParamScheduler", "every param group is set, and keeps the last value")
 def _(ns, t):
     log = _GroupLog()
-    learn = _learner(t, n_train=12, n_valid=11, vbs=4, two_groups=True)
+    learn = learner(t, lr=0.05, n_train=12, n_valid=11, vbs=4, two_groups=True)
     ns.Runner(cbs=[log], cb_funcs=partial(ns.ParamScheduler, "lr", lambda pos: 0.3 - 0.2 * pos)).fit(3, learn)
     return [log.rows, [_f(pg["lr"]) for pg in learn.opt.param_groups]]
 
@@ -219,7 +181,7 @@ def _(ns, t):
 @check("ParamScheduler", "runs after the order-0 callbacks at each event", visible=True)
 def _(ns, t):
     before = _GroupLog(event="begin_batch")
-    learn = _learner(t, two_groups=True)
+    learn = learner(t, lr=0.05, two_groups=True)
     ns.Runner(cbs=[ns.ParamScheduler("lr", _lin), before]).fit(2, learn)
     return before.rows
 
@@ -227,7 +189,7 @@ def _(ns, t):
 @check("ParamScheduler", "any hyper-parameter: momentum")
 def _(ns, t):
     log = _GroupLog(key="momentum")
-    learn = _learner(t, two_groups=True, momentum=0.5)
+    learn = learner(t, lr=0.05, two_groups=True, momentum=0.5)
     ns.Runner(cbs=[log], cb_funcs=partial(ns.ParamScheduler, "momentum", lambda pos: 0.9 - 0.5 * pos)).fit(2, learn)
     return [log.rows, list(learn.model.parameters())]
 
@@ -235,7 +197,7 @@ def _(ns, t):
 @check("ParamScheduler", "training under a schedule matches the reference")
 def _(ns, t):
     log = _LossLog()
-    learn = _learner(t, n_train=20, n_valid=7, bs=3, vbs=4)
+    learn = learner(t, lr=0.05, n_train=20, n_valid=7, bs=3, vbs=4)
     sched = lambda pos: 0.05 + 0.5 * math.sin(math.pi * pos)
     ns.Runner(cbs=[log], cb_funcs=partial(ns.ParamScheduler, "lr", sched)).fit(2, learn)
     return [log.losses, list(learn.model.parameters())]

@@ -1,9 +1,8 @@
 """Checks of 04_callbacks: the Runner's events and stop rules, AvgStats, TestCallback.
 
-The probes build their own tiny problem (a TensorDataset and torch's
-DataLoader, a 2-layer net with weights drawn from `t.gen`, SGD) and their
-own callbacks: plain classes with `_order`, `name` and `set_runner`, whose
-event methods record what they see. The student's Runner builds its
+The probes train the tiny problem of `tiny` and use their own callbacks:
+plain classes with `_order`, `name` and `set_runner`, whose event methods
+record what they see. The student's Runner builds its
 TrainEvalCallback from the notebook (`ns.TrainEvalCallback`, given code).
 """
 from __future__ import annotations
@@ -12,12 +11,10 @@ from functools import partial
 from types import SimpleNamespace
 
 import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
 
 from . import Registry
 from .judges import equal
+from .tiny import ProbeCallback, learner
 
 check = Registry()
 
@@ -27,53 +24,9 @@ EVENTS = ["begin_fit", "begin_epoch", "begin_batch", "after_pred", "after_loss",
 TRAIN_BATCH = EVENTS[2:8]
 
 
-# ---- a tiny problem --------------------------------------------------------------------------
-
-def _model(t, sizes=(5, 4, 3)):
-    layers = []
-    for a, b in zip(sizes, sizes[1:]):
-        lin = nn.Linear(a, b)
-        with torch.no_grad():
-            lin.weight.copy_(torch.randn(lin.weight.shape, generator=t.gen) * 0.7)
-            lin.bias.copy_(torch.randn(lin.bias.shape, generator=t.gen) * 0.3)
-        layers += [lin, nn.ReLU()]
-    return nn.Sequential(*layers[:-1]).to(t.device)
-
-
-class _CountingSGD(torch.optim.SGD):
-    """SGD that counts its steps."""
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.steps = 0
-
-    def step(self, closure=None):
-        self.steps += 1
-        return super().step(closure)
-
-
-def _learner(t, n_train=8, n_valid=3, bs=4, vbs=8, lr=0.1, sizes=(5, 4, 3)):
-    """A learner-like object: model, opt, loss_func and data with train_dl and valid_dl."""
-    n = n_train + n_valid
-    x, y = t.randn(n, sizes[0]), t.randint(sizes[-1], n)
-    train = DataLoader(TensorDataset(x[:n_train], y[:n_train]), batch_size=bs)
-    valid = DataLoader(TensorDataset(x[n_train:], y[n_train:]), batch_size=vbs)
-    model = _model(t, sizes)
-    return SimpleNamespace(model=model, opt=_CountingSGD(model.parameters(), lr=lr), loss_func=F.cross_entropy,
-                           data=SimpleNamespace(train_dl=train, valid_dl=valid))
-
-
 # ---- probe callbacks ---------------------------------------------------------------------------
 
-class _Probe:
-    """The minimum a Runner needs of a callback."""
-    _order = 0
-    name = "probe"
-
-    def set_runner(self, run):
-        self.run = run
-
-
-class _Tracer(_Probe):
+class _Tracer(ProbeCallback):
     """Records (event, run.in_train, model.training, grad enabled, run.n_epochs) at every event."""
     name = "tracer"
 
@@ -96,7 +49,7 @@ for _ev in EVENTS:
     setattr(_Tracer, _ev, lambda self, _ev=_ev: self.record(_ev))
 
 
-class _Say(_Probe):
+class _Say(ProbeCallback):
     """Returns `answer` from `event`, `times` times at most (forever when None)."""
     def __init__(self, event, answer=True, times=None, when_training=None):
         self.event, self.answer, self.times, self.when_training = event, answer, times, when_training
@@ -116,14 +69,14 @@ class _Say(_Probe):
         return self.answer
 
 
-class _Stopper(_Probe):
+class _Stopper(ProbeCallback):
     """Sets run.stop in after_batch of every training batch."""
     def after_batch(self):
         if self.run.in_train:
             self.run.stop = True
 
 
-class _Raise(_Probe):
+class _Raise(ProbeCallback):
     def __init__(self, event):
         self.event = event
 
@@ -135,7 +88,7 @@ class _Raise(_Probe):
         return boom
 
 
-class _Log(_Probe):
+class _Log(ProbeCallback):
     """Appends (tag, event) to a shared list for the events it is given; returns `answer`."""
     def __init__(self, tag, order, log, events=("begin_fit", "begin_epoch", "begin_validate", "after_epoch", "after_fit"),
                  answer=None):
@@ -148,7 +101,7 @@ class _Log(_Probe):
 
 
 def _trace(ns, t, cbs_before=(), epochs=1, **kw):
-    learn = _learner(t, **kw)
+    learn = learner(t, **kw)
     tracer = _Tracer(learn.model)
     run = ns.Runner(cbs=[*cbs_before, tracer])
     run.fit(epochs, learn)
@@ -175,7 +128,7 @@ def _(ns, t):
     return [tracer.events, bool(run.stop)]
 
 
-class _StopAtFirstEpoch(_Probe):
+class _StopAtFirstEpoch(ProbeCallback):
     """Sets run.stop in begin_epoch of the first epoch: that training pass ends before its first batch."""
     def begin_epoch(self):
         if self.run.epoch == 0:
@@ -229,7 +182,7 @@ def _(ns, t):
 
 @check("Runner", "after_fit fires even when a callback raises", judge=equal)
 def _(ns, t):
-    learn = _learner(t)
+    learn = learner(t)
     tracer = _Tracer(learn.model)
     run = ns.Runner(cbs=[_Raise("begin_epoch"), tracer])
     try:
@@ -246,7 +199,7 @@ def _(ns, t):
 def _(ns, t):
     log = []
     cbs = [_Log("a", 2, log), _Log("b", 0, log), _Log("c", -1, log), _Log("d", 0, log), _Log("e", 1, log)]
-    ns.Runner(cbs=cbs).fit(1, _learner(t))
+    ns.Runner(cbs=cbs).fit(1, learner(t))
     return log
 
 
@@ -265,11 +218,11 @@ def _(ns, t):
     return out
 
 
-class _FactoryA(_Probe):
+class _FactoryA(ProbeCallback):
     name = "probe_a"
 
 
-class _FactoryB(_Probe):
+class _FactoryB(ProbeCallback):
     name = "probe_b"
 
     def __init__(self, value):
@@ -282,7 +235,7 @@ def _(ns, t):
     def factory():
         made.append(1)
         return _FactoryA()
-    plain = _Probe()
+    plain = ProbeCallback()
     run = ns.Runner(cbs=[plain], cb_funcs=[factory, partial(_FactoryB, 7)])
     single = ns.Runner(cbs=plain, cb_funcs=_FactoryA)
     return [[type(c).__name__ for c in run.cbs], len(made), run.probe_a is run.cbs[2], run.probe_b is run.cbs[3],
@@ -292,20 +245,20 @@ def _(ns, t):
 
 @check("Runner", "a new Runner: TrainEvalCallback first, stop False", judge=equal, visible=True)
 def _(ns, t):
-    run, bare = ns.Runner(cbs=[_Probe(), _Probe()]), ns.Runner()
+    run, bare = ns.Runner(cbs=[ProbeCallback(), ProbeCallback()]), ns.Runner()
     return [[type(c).__name__ for c in run.cbs], [type(c).__name__ for c in bare.cbs],
             getattr(run, "stop", None), isinstance(run.cbs[0], ns.TrainEvalCallback)]
 
 
 @check("Runner", "after fit: learn is None, n_iter, n_epochs, iters", judge=equal)
 def _(ns, t):
-    learn = _learner(t, n_train=12, n_valid=11)
+    learn = learner(t, n_train=12, n_valid=11)
     run = ns.Runner()
     run.fit(2, learn)
     return [getattr(run, "learn", "missing") is None, run.n_iter, float(run.n_epochs), run.iters, run.epochs, run.epoch]
 
 
-class _Seen(_Probe):
+class _Seen(ProbeCallback):
     """What callbacks read from the runner: xb, yb, pred, loss, and whether validation keeps a graph."""
     def __init__(self):
         self.rows = []
@@ -323,25 +276,25 @@ class _Seen(_Probe):
 @check("Runner", "callbacks see xb, yb, pred, loss; loss starts at tensor(0.); no graph in validation")
 def _(ns, t):
     seen = _Seen()
-    ns.Runner(cbs=[seen]).fit(2, _learner(t))
+    ns.Runner(cbs=[seen]).fit(2, learner(t))
     return seen.rows
 
 
 @check("Runner", "weights after fit(2) match the reference")
 def _(ns, t):
-    learn = _learner(t, n_train=20, n_valid=7, bs=6, vbs=4, lr=0.3, sizes=(6, 8, 4))
+    learn = learner(t, n_train=20, n_valid=7, bs=6, vbs=4, lr=0.3, sizes=(6, 8, 4))
     ns.Runner().fit(2, learn)
     return [list(learn.model.parameters()), learn.opt.steps]
 
 
 @check("Runner", "a True after_step skips zero_grad: gradients accumulate")
 def _(ns, t):
-    learn = _learner(t, n_train=12, lr=0.2)
+    learn = learner(t, n_train=12, lr=0.2)
     ns.Runner(cbs=[_Say("after_step")]).fit(1, learn)
     return [list(learn.model.parameters()), [p.grad for p in learn.model.parameters()], learn.opt.steps]
 
 
-class _Modes(_Probe):
+class _Modes(ProbeCallback):
     """Records, at each forward, whether the model trains and whether autograd records."""
     def __init__(self):
         self.seen = []
@@ -353,7 +306,7 @@ class _Modes(_Probe):
 @check("Runner", "validation runs in eval mode under no_grad", judge=equal)
 def _(ns, t):
     modes = _Modes()
-    ns.Runner(cbs=[modes]).fit(2, _learner(t, n_valid=11))
+    ns.Runner(cbs=[modes]).fit(2, learner(t, n_valid=11))
     return modes.seen
 
 
@@ -443,7 +396,7 @@ def _(ns, t):
 
 @check("AvgStats", "inside AvgStatsCallback in a real fit: counts and averages")
 def _(ns, t):
-    learn = _learner(t, n_train=10, n_valid=11, bs=4, vbs=8)
+    learn = learner(t, n_train=10, n_valid=11, bs=4, vbs=8)
     run = ns.Runner(cb_funcs=partial(ns.AvgStatsCallback, [ns.accuracy]))
     run.fit(2, learn)
     tr, va = run.avg_stats.train_stats, run.avg_stats.valid_stats
@@ -452,7 +405,7 @@ def _(ns, t):
 
 # ---- TestCallback ------------------------------------------------------------------------------------
 
-class _ValidCount(_Probe):
+class _ValidCount(ProbeCallback):
     """Counts validation batches."""
     def __init__(self):
         self.valid = 0
@@ -463,7 +416,7 @@ class _ValidCount(_Probe):
 
 
 def _test_fit(ns, t, n_train, bs=4, n_valid=11, vbs=4, via_funcs=False, epochs=1):
-    learn = _learner(t, n_train=n_train, n_valid=n_valid, bs=bs, vbs=vbs)
+    learn = learner(t, n_train=n_train, n_valid=n_valid, bs=bs, vbs=vbs)
     counter = _ValidCount()
     run = ns.Runner(cbs=[counter], cb_funcs=ns.TestCallback) if via_funcs else ns.Runner(cbs=[ns.TestCallback(), counter])
     run.fit(epochs, learn)
@@ -513,7 +466,7 @@ def _(ns, t):
 
 @check("TestCallback", "the events of the stopped training pass", judge=equal)
 def _(ns, t):
-    learn = _learner(t, n_train=56, n_valid=5, bs=4, vbs=4)
+    learn = learner(t, n_train=56, n_valid=5, bs=4, vbs=4)
     tracer = _Tracer(learn.model)
     ns.Runner(cbs=[ns.TestCallback(), tracer]).fit(1, learn)
     return tracer.events
