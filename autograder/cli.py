@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from . import config, grade, release, report, submissions
+from .sandbox import SandboxError
 
 
 def _devices(course: config.Course, wanted: str | None) -> list[str]:
@@ -92,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         course = config.load(args.root)
         return args.run(course, args)
-    except (config.ConfigError, release.ReleaseError) as e:
+    except (config.ConfigError, release.ReleaseError, SandboxError) as e:
         print(f"course: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # e.g. a report path that cannot be written
+        print(f"course: {e.filename or ''}: {e.strerror or e}", file=sys.stderr)
         return 2
 
 

@@ -62,3 +62,10 @@ def test_self_check_prints_what_failed(tmp_path):
     assert "fit_tests" in proc.stdout and "expected" in proc.stdout
     proc = course("check", str(ROOT / "samples" / A / "perfect.ipynb"), "--assignment", A)
     assert proc.returncode == 0, proc.stdout
+
+
+def test_an_unwritable_report_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    proc = course("grade", A, str(ROOT / "samples" / A / "stubs.ipynb"), "--json", str(blocker / "g.json"), "--seed", "1")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr and str(blocker) in proc.stderr

@@ -135,3 +135,12 @@ def logsumexp(x):
     ex = r["exercises"][0]
     assert ex["status"] == "error" and ex["score"] == 0 and "malformed" in ex["message"]
     assert statuses(r)["log_softmax"] == "passed"
+
+
+def test_a_memory_blow_up_is_an_error_of_its_exercise_only(course, tmp_path):
+    hog = "def accuracy(out, yb):\n    return torch.ones(16 * 2**30).sum()  # 64 GiB\n"
+    (r,) = grade_files(course, A, [make_submission(tmp_path, A, "hog", {"accuracy": hog})])
+    ex = next(e for e in r["exercises"] if e["id"] == "accuracy")
+    assert ex["score"] == 0 and ex["status"] in ("failed", "error")
+    assert any("memory" in c["message"].lower() or "alloc" in c["message"].lower() for c in ex["checks"]) or "signal" in ex["message"]
+    assert all(e["status"] == "passed" for e in r["exercises"] if e["id"] != "accuracy")
