@@ -118,11 +118,16 @@ def strip_markers(source: str) -> str:
 
 
 _MAGIC = re.compile(r"^\s*[%!]")
+# Cell magics whose body is plain Python that still has to run (and define things).
+_PYTHON_CELL_MAGICS = ("%%time", "%%timeit", "%%capture")
 
 
 def runnable(source: str) -> str:
     """Cell source as plain Python: IPython magics and shell lines become no-ops."""
-    if source.lstrip().startswith("%%"):
-        return "pass\n"
+    first, _, rest = source.lstrip().partition("\n")
+    if first.startswith("%%"):
+        if first.split()[0] not in _PYTHON_CELL_MAGICS:
+            return "pass\n"  # %%bash, %%html, %%writefile...: not Python
+        source = rest
     return "\n".join("pass  # " + l.strip() if _MAGIC.match(l) else l for l in source.splitlines()) + "\n"
 

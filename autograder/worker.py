@@ -82,6 +82,15 @@ def run_cells(cells: list[dict], names: dict, timeout: float) -> list[dict]:
     return statuses
 
 
+def reset_torch() -> None:
+    """Undo global torch settings a notebook may change (default dtype, grad mode, default
+    device), so that a probe builds the same inputs here as in the grader."""
+    import torch
+    torch.set_default_dtype(torch.float32)
+    torch.set_grad_enabled(True)
+    torch.set_default_device(None)
+
+
 def limit_resources(limits: dict, cuda: bool) -> None:
     mib = 1 << 20
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -125,6 +134,7 @@ def child(job_fd: int, result_fd: int) -> int:
     for device in job["devices"]:
         for name in job["checks"]:
             try:
+                reset_torch()
                 reply = {"value": wire.encode(checks[name].probe(ns, Inputs(job["seed"], name, device)))}
             except BaseException as e:
                 reply = {"error": describe(e)}

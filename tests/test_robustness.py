@@ -144,3 +144,17 @@ def test_a_memory_blow_up_is_an_error_of_its_exercise_only(course, tmp_path):
     assert ex["score"] == 0 and ex["status"] in ("failed", "error")
     assert any("memory" in c["message"].lower() or "alloc" in c["message"].lower() for c in ex["checks"]) or "signal" in ex["message"]
     assert all(e["status"] == "passed" for e in r["exercises"] if e["id"] != "accuracy")
+
+
+def test_notebook_wide_settings_and_magics_do_not_change_the_grade(course, tmp_path):
+    """A student's float64 default, disabled grad, magics and shell lines are their notebook's business."""
+    path = make_submission(tmp_path, A, "settings", extra_cells=[
+        "%matplotlib inline\n!echo hi\ntorch.set_default_dtype(torch.float64)\ntorch.set_grad_enabled(False)"])
+    nb = json.loads(path.read_text())
+    nb["cells"].insert(2, nb["cells"].pop())   # the settings cell first, before every exercise
+    for cell in nb["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "nll":
+            cell["source"] = "%%time\n" + "".join(cell["source"])
+    path.write_text(json.dumps(nb))
+    (r,) = grade_files(course, A, [path])
+    assert r["score"] == r["max_score"], [(e["id"], e["message"]) for e in r["exercises"] if e["status"] != "passed"]

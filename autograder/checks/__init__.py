@@ -54,7 +54,10 @@ class Inputs:
         self.gen = torch.Generator().manual_seed(self.seed)
 
     def tensor(self, data: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
-        return torch.tensor(data, dtype=dtype).to(self.device)
+        t = torch.tensor(data, dtype=dtype)
+        if dtype is None and t.is_floating_point():
+            t = t.float()   # whatever default dtype the notebook set
+        return t.to(self.device)
 
     def randn(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         return torch.randn(*shape, generator=self.gen, dtype=dtype).to(self.device)
