@@ -101,6 +101,7 @@ class Sandbox:
     def __init__(self, cells: list[dict], limits: Limits, module: str):
         self.cells, self.limits, self.module = cells, limits, module
         self.skip: set[int] = set()          # cells that timed out once are not run again
+        self.cells_hung = False              # the cells never finished: every exercise would wait again
         self.proc: subprocess.Popen | None = None
         self.workdir = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
 
@@ -161,6 +162,9 @@ class Sandbox:
     # -- one exercise ---------------------------------------------------------
     def run(self, job: Job, timeout: float) -> ExerciseRun:
         """Run `job` in a fresh child; never raises for anything the submission does."""
+        if self.cells_hung:
+            return ExerciseRun("timeout", "the notebook's cells did not finish within an earlier exercise's "
+                                          "time limit, so they were not run again")
         if self.proc is None:
             self._start()
         start = time.monotonic()
@@ -177,6 +181,7 @@ class Sandbox:
         run.seconds = time.monotonic() - start
         if run.cells:
             self.skip |= {c["index"] for c in run.cells if c.get("timeout")}
+        self.cells_hung = run.outcome == "timeout" and run.cells is None
         if run.outcome != "done":
             self._stop()
         return run

@@ -158,3 +158,18 @@ def test_notebook_wide_settings_and_magics_do_not_change_the_grade(course, tmp_p
     path.write_text(json.dumps(nb))
     (r,) = grade_files(course, A, [path])
     assert r["score"] == r["max_score"], [(e["id"], e["message"]) for e in r["exercises"] if e["status"] != "passed"]
+
+
+def test_cells_that_never_finish_cost_one_exercise_limit_not_one_per_exercise(course, tmp_path):
+    # signal.alarm cannot interrupt this: it never returns to the interpreter's eval loop
+    stuck = "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nimport time\nwhile True: time.sleep(0.05)"
+    path = make_submission(tmp_path, A, "stuck", extra_cells=[stuck])
+    nb = json.loads(path.read_text())
+    nb["cells"].insert(3, nb["cells"].pop())
+    path.write_text(json.dumps(nb))
+    import time
+    start = time.monotonic()
+    (r,) = grade_files(course, A, [path], cell_timeout=1, exercise_timeout=4)
+    assert time.monotonic() - start < 30
+    assert set(statuses(r).values()) == {"timeout"}
+    assert "not run again" in r["exercises"][-1]["message"]
