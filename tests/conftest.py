@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import runpy
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,8 @@ def course() -> config.Course:
 
 
 def mutants(course: config.Course, assignment: str) -> dict:
-    return runpy.run_path(str(ROOT / "samples" / "mutants" / f"{course.assignment(assignment).module}.py"))
+    from autograder import mutants
+    return mutants.load(course, course.assignment(assignment))
 
 
 def make_submission(tmp: Path, assignment: str, name: str, replace: dict[str, str] | None = None,

@@ -1,101 +1,23 @@
-"""Realistic wrong solutions for 05_anneal, one cell source each.
+"""Realistic wrong solutions for 05_anneal, each an edit of the reference cell
+(`autograder.mutants`) or a whole cell's source.
 
 Used by the tests (each must lose points on its own exercise and no other)
 and by `course release` for samples/05_anneal/buggy.ipynb.
 """
 
 MUTANTS = {
-    "Recorder": {
-        "records validation batches too": '''class Recorder(Callback):
-    """Records, for each training batch, the learning rate it used (last param group) and its loss."""
-    def begin_fit(self):
-        self.lrs,self.losses = [],[]
-
-    def after_batch(self):
-        self.lrs.append(self.opt.param_groups[-1]['lr'])
-        self.losses.append(self.loss.detach().cpu())
-
-    def plot_lr(self):
-        """Plot the recorded learning rates, one point per training batch."""
-        plt.plot([float(o) for o in self.lrs])
-
-    def plot_loss(self):
-        """Plot the recorded training losses, one point per training batch."""
-        plt.plot([float(o) for o in self.losses])
-''',
-        "records the first param group's lr": '''class Recorder(Callback):
-    """Records, for each training batch, the learning rate it used (last param group) and its loss."""
-    def begin_fit(self):
-        self.lrs,self.losses = [],[]
-
-    def after_batch(self):
-        if not self.in_train: return
-        self.lrs.append(self.opt.param_groups[0]['lr'])
-        self.losses.append(self.loss.detach().cpu())
-
-    def plot_lr(self):
-        """Plot the recorded learning rates, one point per training batch."""
-        plt.plot([float(o) for o in self.lrs])
-
-    def plot_loss(self):
-        """Plot the recorded training losses, one point per training batch."""
-        plt.plot([float(o) for o in self.losses])
-''',
-        "keeps each loss's graph": '''class Recorder(Callback):
-    """Records, for each training batch, the learning rate it used (last param group) and its loss."""
-    def begin_fit(self):
-        self.lrs,self.losses = [],[]
-
-    def after_batch(self):
-        if not self.in_train: return
-        self.lrs.append(self.opt.param_groups[-1]['lr'])
-        self.losses.append(self.loss)
-
-    def plot_lr(self):
-        """Plot the recorded learning rates, one point per training batch."""
-        plt.plot([float(o) for o in self.lrs])
-
-    def plot_loss(self):
-        """Plot the recorded training losses, one point per training batch."""
-        plt.plot([float(o) for o in self.losses])
-''',
-        "records in begin_batch": '''class Recorder(Callback):
-    """Records, for each training batch, the learning rate it used (last param group) and its loss."""
-    def begin_fit(self):
-        self.lrs,self.losses = [],[]
-
-    def begin_batch(self):
-        if not self.in_train: return
-        self.lrs.append(self.opt.param_groups[-1]['lr'])
-        self.losses.append(self.loss.detach().cpu())
-
-    def plot_lr(self):
-        """Plot the recorded learning rates, one point per training batch."""
-        plt.plot([float(o) for o in self.lrs])
-
-    def plot_loss(self):
-        """Plot the recorded training losses, one point per training batch."""
-        plt.plot([float(o) for o in self.losses])
-''',
-        "lists made once, in __init__": '''class Recorder(Callback):
-    """Records, for each training batch, the learning rate it used (last param group) and its loss."""
-    def __init__(self):
-        self.lrs,self.losses = [],[]
-
-    def after_batch(self):
-        if not self.in_train: return
-        self.lrs.append(self.opt.param_groups[-1]['lr'])
-        self.losses.append(self.loss.detach().cpu())
-
-    def plot_lr(self):
-        """Plot the recorded learning rates, one point per training batch."""
-        plt.plot([float(o) for o in self.lrs])
-
-    def plot_loss(self):
-        """Plot the recorded training losses, one point per training batch."""
-        plt.plot([float(o) for o in self.losses])
-''',
-        "plots swapped": '''class Recorder(Callback):
+    'Recorder': {
+        'records validation batches too': [('        if not self.in_train: return\n',
+            '')],
+        "records the first param group's lr": [("        self.lrs.append(self.opt.param_groups[-1]['lr'])\n",
+            "        self.lrs.append(self.opt.param_groups[0]['lr'])\n")],
+        "keeps each loss's graph": [('        self.losses.append(self.loss.detach().cpu())\n',
+            '        self.losses.append(self.loss)\n')],
+        'records in begin_batch': [('    def after_batch(self):\n',
+            '    def begin_batch(self):\n')],
+        'lists made once, in __init__': [('    def begin_fit(self):\n',
+            '    def __init__(self):\n')],
+        'plots swapped': '''class Recorder(Callback):
     """Records, for each training batch, the learning rate it used (last param group) and its loss."""
     def begin_fit(self):
         self.lrs,self.losses = [],[]
@@ -114,157 +36,57 @@ MUTANTS = {
         plt.plot([float(o) for o in self.lrs])
 ''',
     },
-    "ParamScheduler": {
-        "forgets to divide by epochs": '''class ParamScheduler(Callback):
-    """Sets hyper-parameter `pname` of every param group to `sched_func(pos)` before each training
-    batch, where pos = n_epochs/epochs is the fraction of training done."""
-    _order = 1
-    def __init__(self, pname, sched_func):
-        self.pname,self.sched_func = pname,sched_func
-
-    def set_param(self):
-        for pg in self.opt.param_groups:
-            pg[self.pname] = self.sched_func(self.n_epochs)
-
-    def begin_batch(self):
-        if self.in_train: self.set_param()
-''',
-        "sets the last param group only": '''class ParamScheduler(Callback):
-    """Sets hyper-parameter `pname` of every param group to `sched_func(pos)` before each training
-    batch, where pos = n_epochs/epochs is the fraction of training done."""
-    _order = 1
-    def __init__(self, pname, sched_func):
-        self.pname,self.sched_func = pname,sched_func
-
-    def set_param(self):
-        self.opt.param_groups[-1][self.pname] = self.sched_func(self.n_epochs/self.epochs)
-
-    def begin_batch(self):
-        if self.in_train: self.set_param()
-''',
-        "sets it in validation too": '''class ParamScheduler(Callback):
-    """Sets hyper-parameter `pname` of every param group to `sched_func(pos)` before each training
-    batch, where pos = n_epochs/epochs is the fraction of training done."""
-    _order = 1
-    def __init__(self, pname, sched_func):
-        self.pname,self.sched_func = pname,sched_func
-
-    def set_param(self):
-        for pg in self.opt.param_groups:
-            pg[self.pname] = self.sched_func(self.n_epochs/self.epochs)
-
-    def begin_batch(self):
-        self.set_param()
-''',
-        "sets it after the batch": '''class ParamScheduler(Callback):
-    """Sets hyper-parameter `pname` of every param group to `sched_func(pos)` before each training
-    batch, where pos = n_epochs/epochs is the fraction of training done."""
-    _order = 1
-    def __init__(self, pname, sched_func):
-        self.pname,self.sched_func = pname,sched_func
-
-    def set_param(self):
-        for pg in self.opt.param_groups:
-            pg[self.pname] = self.sched_func(self.n_epochs/self.epochs)
-
-    def after_batch(self):
-        if self.in_train: self.set_param()
-''',
-        "order 0": '''class ParamScheduler(Callback):
-    """Sets hyper-parameter `pname` of every param group to `sched_func(pos)` before each training
-    batch, where pos = n_epochs/epochs is the fraction of training done."""
-    _order = 0
-    def __init__(self, pname, sched_func):
-        self.pname,self.sched_func = pname,sched_func
-
-    def set_param(self):
-        for pg in self.opt.param_groups:
-            pg[self.pname] = self.sched_func(self.n_epochs/self.epochs)
-
-    def begin_batch(self):
-        if self.in_train: self.set_param()
-''',
+    'ParamScheduler': {
+        'forgets to divide by epochs': [('            pg[self.pname] = self.sched_func(self.n_epochs/self.epochs)\n',
+            '            pg[self.pname] = self.sched_func(self.n_epochs)\n')],
+        'sets the last param group only': [('        for pg in self.opt.param_groups:\n            pg[self.pname] = self.sched_func(self.n_epochs/self.epochs)\n',
+            '        self.opt.param_groups[-1][self.pname] = self.sched_func(self.n_epochs/self.epochs)\n')],
+        'sets it in validation too': [('        if self.in_train: self.set_param()\n',
+            '        self.set_param()\n')],
+        'sets it after the batch': [('    def begin_batch(self):\n',
+            '    def after_batch(self):\n')],
+        'order 0': [('    _order = 1\n',
+            '    _order = 0\n')],
     },
-    "annealer": {
-        "start and end swapped": '''def annealer(f):
-    """Decorator: `annealer(f)(start, end)` is `f` with start and end fixed, a function of pos."""
-    def _inner(start, end): return partial(f, end, start)
-    return _inner
-''',
-        "forgets to return _inner": '''def annealer(f):
-    """Decorator: `annealer(f)(start, end)` is `f` with start and end fixed, a function of pos."""
-    def _inner(start, end): return partial(f, start, end)
-''',
-        "passes pos first": '''def annealer(f):
-    """Decorator: `annealer(f)(start, end)` is `f` with start and end fixed, a function of pos."""
-    def _inner(start, end): return lambda pos: f(pos, start, end)
-    return _inner
-''',
+    'annealer': {
+        'start and end swapped': [('    def _inner(start, end):\n        return partial(f, start, end)\n',
+            '    def _inner(start, end): return partial(f, end, start)\n')],
+        'forgets to return _inner': [('    def _inner(start, end):\n        return partial(f, start, end)\n    return _inner\n',
+            '    def _inner(start, end): return partial(f, start, end)\n')],
+        'passes pos first': [('    def _inner(start, end):\n        return partial(f, start, end)\n',
+            '    def _inner(start, end): return lambda pos: f(pos, start, end)\n')],
     },
-    "sched_lin": {
-        "start and end swapped": '''@annealer
-def sched_lin(start, end, pos):
-    """A straight line from start (pos 0) to end (pos 1)."""
-    return end + pos*(start-end)
-''',
-        "forgets start": '''@annealer
-def sched_lin(start, end, pos):
-    """A straight line from start (pos 0) to end (pos 1)."""
-    return pos*(end-start)
-''',
-        "adds pos*end": '''@annealer
-def sched_lin(start, end, pos):
-    """A straight line from start (pos 0) to end (pos 1)."""
-    return start + pos*end
-''',
+    'sched_lin': {
+        'start and end swapped': [('    return start + pos*(end-start)\n',
+            '    return end + pos*(start-end)\n')],
+        'forgets start': [('    return start + pos*(end-start)\n',
+            '    return pos*(end-start)\n')],
+        'adds pos*end': [('    return start + pos*(end-start)\n',
+            '    return start + pos*end\n')],
     },
-    "sched_cos": {
-        "cos(pi*pos) without the 1 - pos": '''@annealer
-def sched_cos(start, end, pos):
-    """Half a cosine wave from start (pos 0) to end (pos 1): start + (1 + cos(pi*(1-pos)))*(end-start)/2."""
-    return start + (1 + math.cos(math.pi*pos)) * (end-start) / 2
-''',
-        "forgets pi": '''@annealer
-def sched_cos(start, end, pos):
-    """Half a cosine wave from start (pos 0) to end (pos 1): start + (1 + cos(pi*(1-pos)))*(end-start)/2."""
-    return start + (1 + math.cos(1-pos)) * (end-start) / 2
-''',
-        "torch.cos fails on a float pos": '''@annealer
-def sched_cos(start, end, pos):
-    """Half a cosine wave from start (pos 0) to end (pos 1): start + (1 + cos(pi*(1-pos)))*(end-start)/2."""
-    return start + (1 + torch.cos(math.pi*(1-pos))) * (end-start) / 2
-''',
+    'sched_cos': {
+        'cos(pi*pos) without the 1 - pos': [('    return start + (1 + math.cos(math.pi*(1-pos))) * (end-start) / 2\n',
+            '    return start + (1 + math.cos(math.pi*pos)) * (end-start) / 2\n')],
+        'forgets pi': [('    return start + (1 + math.cos(math.pi*(1-pos))) * (end-start) / 2\n',
+            '    return start + (1 + math.cos(1-pos)) * (end-start) / 2\n')],
+        'torch.cos fails on a float pos': [('    return start + (1 + math.cos(math.pi*(1-pos))) * (end-start) / 2\n',
+            '    return start + (1 + torch.cos(math.pi*(1-pos))) * (end-start) / 2\n')],
     },
-    "sched_no": {
-        "returns end": '''@annealer
-def sched_no(start, end, pos):
-    """Constant: start, whatever end and pos."""
-    return end
-''',
-        "a line, copied from sched_lin": '''@annealer
-def sched_no(start, end, pos):
-    """Constant: start, whatever end and pos."""
-    return start + pos*(end-start)
-''',
+    'sched_no': {
+        'returns end': [('    return start\n',
+            '    return end\n')],
+        'a line, copied from sched_lin': [('    return start\n',
+            '    return start + pos*(end-start)\n')],
     },
-    "sched_exp": {
-        "linear, not geometric": '''@annealer
-def sched_exp(start, end, pos):
-    """Geometric from start (pos 0) to end (pos 1): start * (end/start)**pos."""
-    return start + pos*(end-start)
-''',
-        "ratio upside down": '''@annealer
-def sched_exp(start, end, pos):
-    """Geometric from start (pos 0) to end (pos 1): start * (end/start)**pos."""
-    return start * (start/end) ** pos
-''',
-        "forgets start": '''@annealer
-def sched_exp(start, end, pos):
-    """Geometric from start (pos 0) to end (pos 1): start * (end/start)**pos."""
-    return (end/start) ** pos
-''',
+    'sched_exp': {
+        'linear, not geometric': [('    return start * (end/start) ** pos\n',
+            '    return start + pos*(end-start)\n')],
+        'ratio upside down': [('    return start * (end/start) ** pos\n',
+            '    return start * (start/end) ** pos\n')],
+        'forgets start': [('    return start * (end/start) ** pos\n',
+            '    return (end/start) ** pos\n')],
     },
-    "combine_scheds": {
+    'combine_scheds': {
         "the lesson's IndexError at pos 1": '''def combine_scheds(pcts, scheds):
     """One schedule over pos in [0, 1] made of pieces: scheds[i] runs over the fraction pcts[i] of
     training, seeing its own local pos from 0 to 1. pcts must be >= 0 and sum to 1 (within 1e-6).
@@ -279,78 +101,22 @@ def sched_exp(start, end, pos):
         return scheds[idx](actual_pos)
     return _inner
 ''',
-        "local pos not normalised": '''def combine_scheds(pcts, scheds):
-    """One schedule over pos in [0, 1] made of pieces: scheds[i] runs over the fraction pcts[i] of
-    training, seeing its own local pos from 0 to 1. pcts must be >= 0 and sum to 1 (within 1e-6).
-    An inner edge starts the next piece; pos = 1 gives scheds[-1](1.0)."""
-    pcts = [float(p) for p in pcts]
-    if len(pcts) != len(scheds): raise ValueError(f'{len(pcts)} pcts for {len(scheds)} schedules')
-    if abs(sum(pcts) - 1) > 1e-6: raise ValueError(f'pcts sum to {sum(pcts)}, not 1')
-    if min(pcts) < 0: raise ValueError(f'negative pct in {pcts}')
-    edges = torch.tensor([0.] + pcts).cumsum(0)
-    def _inner(pos):
-        if pos >= edges[-1]: return scheds[-1](1.)
-        idx = int((pos >= edges).nonzero().max())
-        return scheds[idx](float(pos - edges[idx]))
-    return _inner
-''',
-        "no check of the pcts": '''def combine_scheds(pcts, scheds):
-    """One schedule over pos in [0, 1] made of pieces: scheds[i] runs over the fraction pcts[i] of
-    training, seeing its own local pos from 0 to 1. pcts must be >= 0 and sum to 1 (within 1e-6).
-    An inner edge starts the next piece; pos = 1 gives scheds[-1](1.0)."""
-    pcts = [float(p) for p in pcts]
-    if len(pcts) != len(scheds): raise ValueError(f'{len(pcts)} pcts for {len(scheds)} schedules')
-    edges = torch.tensor([0.] + pcts).cumsum(0)
-    def _inner(pos):
-        if pos >= edges[-1]: return scheds[-1](1.)
-        idx = int((pos >= edges).nonzero().max())
-        return scheds[idx](float((pos - edges[idx]) / (edges[idx+1] - edges[idx])))
-    return _inner
-''',
-        "the lesson's exact sum: rejects [0.1]*10": '''def combine_scheds(pcts, scheds):
-    """One schedule over pos in [0, 1] made of pieces: scheds[i] runs over the fraction pcts[i] of
-    training, seeing its own local pos from 0 to 1. pcts must be >= 0 and sum to 1 (within 1e-6).
-    An inner edge starts the next piece; pos = 1 gives scheds[-1](1.0)."""
-    pcts = [float(p) for p in pcts]
-    if len(pcts) != len(scheds): raise ValueError(f'{len(pcts)} pcts for {len(scheds)} schedules')
-    if sum(pcts) != 1: raise ValueError(f'pcts sum to {sum(pcts)}, not 1')
-    if min(pcts) < 0: raise ValueError(f'negative pct in {pcts}')
-    edges = torch.tensor([0.] + pcts).cumsum(0)
-    def _inner(pos):
-        if pos >= edges[-1]: return scheds[-1](1.)
-        idx = int((pos >= edges).nonzero().max())
-        return scheds[idx](float((pos - edges[idx]) / (edges[idx+1] - edges[idx])))
-    return _inner
-''',
-        "an inner edge stays with the earlier piece": '''def combine_scheds(pcts, scheds):
-    """One schedule over pos in [0, 1] made of pieces: scheds[i] runs over the fraction pcts[i] of
-    training, seeing its own local pos from 0 to 1. pcts must be >= 0 and sum to 1 (within 1e-6).
-    An inner edge starts the next piece; pos = 1 gives scheds[-1](1.0)."""
-    pcts = [float(p) for p in pcts]
-    if len(pcts) != len(scheds): raise ValueError(f'{len(pcts)} pcts for {len(scheds)} schedules')
-    if abs(sum(pcts) - 1) > 1e-6: raise ValueError(f'pcts sum to {sum(pcts)}, not 1')
-    if min(pcts) < 0: raise ValueError(f'negative pct in {pcts}')
-    edges = torch.tensor([0.] + pcts).cumsum(0)
-    def _inner(pos):
-        if pos >= edges[-1]: return scheds[-1](1.)
-        idx = max(int((pos > edges).nonzero().max()) if pos > 0 else 0, 0)
-        return scheds[idx](float((pos - edges[idx]) / (edges[idx+1] - edges[idx])))
-    return _inner
-''',
+        'local pos not normalised': [('        return scheds[idx](float((pos - edges[idx]) / (edges[idx+1] - edges[idx])))\n',
+            '        return scheds[idx](float(pos - edges[idx]))\n')],
+        'no check of the pcts': [("    if abs(sum(pcts) - 1) > 1e-6: raise ValueError(f'pcts sum to {sum(pcts)}, not 1')\n    if min(pcts) < 0: raise ValueError(f'negative pct in {pcts}')\n",
+            '')],
+        "the lesson's exact sum: rejects [0.1]*10": [("    if abs(sum(pcts) - 1) > 1e-6: raise ValueError(f'pcts sum to {sum(pcts)}, not 1')\n",
+            "    if sum(pcts) != 1: raise ValueError(f'pcts sum to {sum(pcts)}, not 1')\n")],
+        'an inner edge stays with the earlier piece': [('        idx = int((pos >= edges).nonzero().max())\n',
+            '        idx = max(int((pos > edges).nonzero().max()) if pos > 0 else 0, 0)\n')],
     },
-    "cos_1cycle_anneal": {
-        "linear pieces": '''def cos_1cycle_anneal(start, high, end):
-    """The two cosine pieces of one cycle: start up to high, then high down to end."""
-    return [sched_lin(start, high), sched_lin(high, end)]
-''',
-        "second piece starts at start": '''def cos_1cycle_anneal(start, high, end):
-    """The two cosine pieces of one cycle: start up to high, then high down to end."""
-    return [sched_cos(start, high), sched_cos(start, end)]
-''',
-        "returns the combined schedule": '''def cos_1cycle_anneal(start, high, end):
-    """The two cosine pieces of one cycle: start up to high, then high down to end."""
-    return combine_scheds([0.3, 0.7], [sched_cos(start, high), sched_cos(high, end)])
-''',
+    'cos_1cycle_anneal': {
+        'linear pieces': [('    return [sched_cos(start, high), sched_cos(high, end)]\n',
+            '    return [sched_lin(start, high), sched_lin(high, end)]\n')],
+        'second piece starts at start': [('    return [sched_cos(start, high), sched_cos(high, end)]\n',
+            '    return [sched_cos(start, high), sched_cos(start, end)]\n')],
+        'returns the combined schedule': [('    return [sched_cos(start, high), sched_cos(high, end)]\n',
+            '    return combine_scheds([0.3, 0.7], [sched_cos(start, high), sched_cos(high, end)])\n')],
     },
 }
 

@@ -1,19 +1,20 @@
-"""Realistic wrong solutions for 03_minibatch_training, one cell source each.
+"""Realistic wrong solutions for 03_minibatch_training, each an edit of the reference cell
+(`autograder.mutants`) or a whole cell's source.
 
 Used by the tests (each must lose points on its own exercise and no other)
 and by `course release` for samples/03_minibatch_training/buggy.ipynb.
 """
 
 MUTANTS = {
-    "logsumexp": {
-        "naive: overflows": '''def logsumexp(x):
+    'logsumexp': {
+        'naive: overflows': '''def logsumexp(x):
     return x.exp().sum(-1).log()
 ''',
-        "forgets to add the max back": '''def logsumexp(x):
+        'forgets to add the max back': '''def logsumexp(x):
     m = x.max(-1)[0]
     return (x - m[:, None]).exp().sum(-1).log()
 ''',
-        "max over the wrong dim": '''def logsumexp(x):
+        'max over the wrong dim': '''def logsumexp(x):
     m = x.max(0)[0]
     return m.max() + (x - m.max()).exp().sum(-1).log()
 ''',
@@ -21,257 +22,96 @@ MUTANTS = {
     return torch.logsumexp(x, -1)
 ''',
     },
-    "log_softmax": {
-        "naive log of softmax": '''def log_softmax(x):
+    'log_softmax': {
+        'naive log of softmax': '''def log_softmax(x):
     return (x.exp() / x.exp().sum(-1, keepdim=True)).log()
 ''',
-        "sums over the batch dim": '''def log_softmax(x):
+        'sums over the batch dim': '''def log_softmax(x):
     return x - x.exp().sum(0, keepdim=True).log()
 ''',
-        "calls F.log_softmax": '''def log_softmax(x):
+        'calls F.log_softmax': '''def log_softmax(x):
     return F.log_softmax(x, -1)
 ''',
     },
-    "nll": {
-        "forgets the minus sign": '''def nll(input, target):
+    'nll': {
+        'forgets the minus sign': '''def nll(input, target):
     return input[range(target.shape[0]), target].mean()
 ''',
-        "indexes a whole row per target": '''def nll(input, target):
+        'indexes a whole row per target': '''def nll(input, target):
     return -input[target].mean()
 ''',
-        "sums instead of averaging": '''def nll(input, target):
+        'sums instead of averaging': '''def nll(input, target):
     return -input[range(target.shape[0]), target].sum()
 ''',
     },
-    "accuracy": {
-        "argmax over the wrong dim": '''def accuracy(out, yb):
+    'accuracy': {
+        'argmax over the wrong dim': '''def accuracy(out, yb):
     return (torch.argmax(out, dim=0) == yb[:out.shape[1]]).float().mean()
 ''',
-        "counts instead of averaging": '''def accuracy(out, yb):
+        'counts instead of averaging': '''def accuracy(out, yb):
     return (torch.argmax(out, dim=1) == yb).float().sum()
 ''',
     },
     "DummyModule": {
-        "registers underscore names too": '''class DummyModule():
-    def __init__(self, n_in, nh, n_out):
-        self._modules = {}
-        self.l1 = nn.Linear(n_in, nh)
-        self.l2 = nn.Linear(nh, n_out)
-
-    def __setattr__(self, k, v):
-        if k != '_modules': self._modules[k] = v
-        super().__setattr__(k, v)
-
-    def __repr__(self): return f'{self._modules}'
-
-    def parameters(self):
-        for l in self._modules.values():
-            yield from l.parameters()
-
-    def __call__(self, x): return self.l2(F.relu(self.l1(x)))
-''',
-        "forgets the relu": '''class DummyModule():
-    def __init__(self, n_in, nh, n_out):
-        self._modules = {}
-        self.l1 = nn.Linear(n_in, nh)
-        self.l2 = nn.Linear(nh, n_out)
-
-    def __setattr__(self, k, v):
-        if not k.startswith("_"): self._modules[k] = v
-        super().__setattr__(k, v)
-
-    def __repr__(self): return f'{self._modules}'
-
-    def parameters(self):
-        for l in self._modules.values():
-            yield from l.parameters()
-
-    def __call__(self, x): return self.l2(self.l1(x))
-''',
-        "parameters yields weights only": '''class DummyModule():
-    def __init__(self, n_in, nh, n_out):
-        self._modules = {}
-        self.l1 = nn.Linear(n_in, nh)
-        self.l2 = nn.Linear(nh, n_out)
-
-    def __setattr__(self, k, v):
-        if not k.startswith("_"): self._modules[k] = v
-        super().__setattr__(k, v)
-
-    def __repr__(self): return f'{self._modules}'
-
-    def parameters(self):
-        for l in self._modules.values():
-            yield l.weight
-
-    def __call__(self, x): return self.l2(F.relu(self.l1(x)))
-''',
+        "registers underscore names too": [("        if not k.startswith('_'): self._modules[k] = v\n",
+                                            "        if k != '_modules': self._modules[k] = v\n")],
+        "forgets the relu": [("return self.l2(F.relu(self.l1(x)))", "return self.l2(self.l1(x))")],
+        "parameters yields weights only": [("for l in self._modules.values(): yield from l.parameters()",
+                                            "for l in self._modules.values(): yield l.weight")],
     },
     "Optimizer": {
-        "uses a global lr": '''lr = 0.5
-class Optimizer():
-    def __init__(self, params, lr=0.5): self.params, self.lr = list(params), lr
-
-    def step(self):
-        with torch.no_grad():
-            for p in self.params: p -= p.grad * lr
-
-    def zero_grad(self):
-        for p in self.params: p.grad.zero_()
-''',
-        "keeps the generator, not a list": '''class Optimizer():
-    def __init__(self, params, lr=0.5): self.params, self.lr = params, lr
-
-    def step(self):
-        with torch.no_grad():
-            for p in self.params: p -= p.grad * self.lr
-
-    def zero_grad(self):
-        for p in self.params: p.grad.zero_()
-''',
-        "adds the gradient": '''class Optimizer():
-    def __init__(self, params, lr=0.5): self.params, self.lr = list(params), lr
-
-    def step(self):
-        with torch.no_grad():
-            for p in self.params: p += p.grad * self.lr
-
-    def zero_grad(self):
-        for p in self.params: p.grad.zero_()
-''',
+        "uses a global lr": [("            for p in self.params: p -= p.grad * self.lr\n",
+                              "            for p in self.params: p -= p.grad * lr\n"),
+                             ("class Optimizer():\n", "lr = 0.5\nclass Optimizer():\n")],
+        "keeps the generator, not a list": [("self.params, self.lr = list(params), lr", "self.params, self.lr = params, lr")],
+        "adds the gradient": [("p -= p.grad * self.lr", "p += p.grad * self.lr")],
     },
     "Dataset": {
-        "returns x only": '''class Dataset():
-    def __init__(self, x, y): self.x, self.y = x, y
-    def __len__(self): return len(self.x)
-    def __getitem__(self, i): return self.x[i]
-''',
-        "len off by one": '''class Dataset():
-    def __init__(self, x, y): self.x, self.y = x, y
-    def __len__(self): return len(self.x) - 1
-    def __getitem__(self, i): return self.x[i], self.y[i]
-''',
+        "returns x only": [("        return self.x[i], self.y[i]\n", "        return self.x[i]\n")],
+        "len off by one": [("        return len(self.x)\n", "        return len(self.x) - 1\n")],
     },
     "Sampler": {
-        "shuffles once, in __init__": '''class Sampler():
-    def __init__(self, ds, bs, shuffle=False):
-        self.n, self.bs, self.shuffle = len(ds), bs, shuffle
-        self.idxs = torch.randperm(self.n) if shuffle else torch.arange(self.n)
-
-    def __iter__(self):
-        for i in range(0, self.n, self.bs): yield self.idxs[i:i+self.bs]
-''',
-        "drops the last partial batch": '''class Sampler():
-    def __init__(self, ds, bs, shuffle=False):
-        self.n, self.bs, self.shuffle = len(ds), bs, shuffle
-
-    def __iter__(self):
-        self.idxs = torch.randperm(self.n) if self.shuffle else torch.arange(self.n)
-        for i in range(0, self.n - self.bs + 1, self.bs): yield self.idxs[i:i+self.bs]
-''',
-        "never shuffles": '''class Sampler():
-    def __init__(self, ds, bs, shuffle=False):
-        self.n, self.bs, self.shuffle = len(ds), bs, shuffle
-
-    def __iter__(self):
-        self.idxs = torch.arange(self.n)
-        for i in range(0, self.n, self.bs): yield self.idxs[i:i+self.bs]
-''',
+        "shuffles once, in __init__": [
+            ("        self.n, self.bs, self.shuffle = len(ds), bs, shuffle\n",
+             "        self.n, self.bs, self.shuffle = len(ds), bs, shuffle\n"
+             "        self.idxs = torch.randperm(self.n) if shuffle else torch.arange(self.n)\n"),
+            ("        self.idxs = torch.randperm(self.n) if self.shuffle else torch.arange(self.n)\n", ""),
+        ],
+        "drops the last partial batch": [("for i in range(0, self.n, self.bs)", "for i in range(0, self.n - self.bs + 1, self.bs)")],
+        "never shuffles": [("torch.randperm(self.n) if self.shuffle else torch.arange(self.n)", "torch.arange(self.n)")],
     },
-    "collate": {
-        "concatenates instead of stacking": '''def collate(b):
+    'collate': {
+        'concatenates instead of stacking': '''def collate(b):
     xs, ys = zip(*b)
     return torch.cat(xs), torch.stack(ys)
 ''',
-        "returns the pairs unzipped but not stacked": '''def collate(b):
+        'returns the pairs unzipped but not stacked': '''def collate(b):
     xs, ys = zip(*b)
     return list(xs), list(ys)
 ''',
     },
     "DataLoader": {
-        "ignores collate_fn": '''class DataLoader():
-    def __init__(self, ds, sampler, collate_fn=collate):
-        self.ds, self.sampler, self.collate_fn = ds, sampler, collate_fn
-
-    def __iter__(self):
-        for s in self.sampler: yield collate([self.ds[i] for i in s])
-''',
-        "yields only the first batch": '''class DataLoader():
-    def __init__(self, ds, sampler, collate_fn=collate):
-        self.ds, self.sampler, self.collate_fn = ds, sampler, collate_fn
-
-    def __iter__(self):
-        s = next(iter(self.sampler))
-        yield self.collate_fn([self.ds[i] for i in s])
-''',
+        "ignores collate_fn": [("yield self.collate_fn([self.ds[i] for i in s])", "yield collate([self.ds[i] for i in s])")],
+        "yields only the first batch": [("        for s in self.sampler: yield self.collate_fn([self.ds[i] for i in s])\n",
+                                         "        s = next(iter(self.sampler))\n        yield self.collate_fn([self.ds[i] for i in s])\n")],
     },
     "fit": {
-        "the lesson's mean of batch means": '''def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
-    for epoch in range(epochs):
-        model.train()
-        for xb, yb in train_dl:
-            loss = loss_func(model(xb), yb)
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-        model.eval()
-        with torch.no_grad():
-            tot_loss, tot_acc = 0., 0.
-            for xb, yb in valid_dl:
-                pred = model(xb)
-                tot_loss += loss_func(pred, yb)
-                tot_acc += accuracy(pred, yb)
-        nv = len(valid_dl)
-        print(epoch, tot_loss/nv, tot_acc/nv)
-    return tot_loss/nv, tot_acc/nv
-''',
-        "validates in train mode with grad": '''def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
-    for epoch in range(epochs):
-        model.train()
-        for xb, yb in train_dl:
-            loss = loss_func(model(xb), yb)
-            loss.backward()
-            opt.step()
-            opt.zero_grad()
-        tot_loss, tot_acc, count = 0., 0., 0
-        for xb, yb in valid_dl:
-            pred = model(xb)
-            n = len(yb)
-            tot_loss += loss_func(pred, yb).item() * n
-            tot_acc += accuracy(pred, yb).item() * n
-            count += n
-    return tot_loss/count, tot_acc/count
-''',
-        "zero_grad before step": '''def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
-    for epoch in range(epochs):
-        model.train()
-        for xb, yb in train_dl:
-            loss = loss_func(model(xb), yb)
-            loss.backward()
-            opt.zero_grad()
-            opt.step()
-        model.eval()
-        with torch.no_grad():
-            tot_loss, tot_acc, count = 0., 0., 0
-            for xb, yb in valid_dl:
-                pred = model(xb)
-                n = len(yb)
-                tot_loss += loss_func(pred, yb).item() * n
-                tot_acc += accuracy(pred, yb).item() * n
-                count += n
-    return tot_loss/count, tot_acc/count
-''',
+        "the lesson's mean of batch means": [("                tot_loss += loss_func(pred, yb) * n\n", "                tot_loss += loss_func(pred, yb)\n"),
+                                             ("                tot_acc += accuracy(pred, yb) * n\n", "                tot_acc += accuracy(pred, yb)\n"),
+                                             ("                count += n\n", "                count += 1\n")],
+        "validates in train mode with grad": [("        model.eval()\n", ""), ("        with torch.no_grad():\n", "        if True:\n")],
+        "zero_grad before step": [("            opt.step()\n            opt.zero_grad()\n", "            opt.zero_grad()\n            opt.step()\n")],
     },
-    "get_dls": {
-        "valid loader shuffles too": '''def get_dls(train_ds, valid_ds, bs, **kwargs):
+    'get_dls': {
+        'valid loader shuffles too': '''def get_dls(train_ds, valid_ds, bs, **kwargs):
     return (torch.utils.data.DataLoader(train_ds, batch_size=bs, shuffle=True, **kwargs),
             torch.utils.data.DataLoader(valid_ds, batch_size=bs*2, shuffle=True, **kwargs))
 ''',
-        "same batch size for both": '''def get_dls(train_ds, valid_ds, bs, **kwargs):
+        'same batch size for both': '''def get_dls(train_ds, valid_ds, bs, **kwargs):
     return (torch.utils.data.DataLoader(train_ds, batch_size=bs, shuffle=True, **kwargs),
             torch.utils.data.DataLoader(valid_ds, batch_size=bs, **kwargs))
 ''',
-        "forgets to shuffle the training set": '''def get_dls(train_ds, valid_ds, bs, **kwargs):
+        'forgets to shuffle the training set': '''def get_dls(train_ds, valid_ds, bs, **kwargs):
     return (torch.utils.data.DataLoader(train_ds, batch_size=bs, **kwargs),
             torch.utils.data.DataLoader(valid_ds, batch_size=bs*2, **kwargs))
 ''',
