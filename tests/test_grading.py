@@ -60,3 +60,15 @@ def test_grading_is_repeatable_across_seeds(course):
     buggy = ROOT / "samples" / "03_minibatch_training" / "buggy.ipynb"
     runs = [grade_files(course, "03_minibatch_training", [buggy], seed=s)[0] for s in (1, 2, 12345)]
     assert len({tuple(sorted(scores(r).items())) for r in runs}) == 1
+
+
+def test_the_unweighted_validation_average_is_caught(course, tmp_path):
+    """The lesson's mean of batch means: 1000 samples at one loss and 1 at another."""
+    checks = {}
+    for assignment, ex, bug, check in [
+            ("03_minibatch_training", "fit", "the lesson's mean of batch means", "validation averages over samples: 1000 + 1"),
+            ("04_callbacks", "AvgStats", "mean of batch means", "1000 + 1 samples: the mean over samples, not of batch means")]:
+        source = mutants(course, assignment)["MUTANTS"][ex][bug]
+        (r,) = grade_files(course, assignment, [make_submission(tmp_path, assignment, f"naive-{ex}", {ex: source})])
+        checks[ex] = {c["name"]: c for e in r["exercises"] if e["id"] == ex for c in e["checks"]}
+        assert not checks[ex][check]["passed"] and "expected" in checks[ex][check]["message"]

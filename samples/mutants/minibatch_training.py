@@ -197,6 +197,37 @@ ALTERNATIVES = {
 ''',
 }
 
+ALTERNATIVES.update({
+    "Dataset": '''class Dataset:
+    def __init__(self, x, y):
+        self.x = x
+        self.y = y
+
+    def __len__(self):
+        return self.x.shape[0]
+
+    def __getitem__(self, i):
+        return (self.x[i], self.y[i])
+''',
+    "collate": '''def collate(b):
+    return torch.stack([x for x, _ in b]), torch.stack([y for _, y in b])
+''',
+    "DataLoader": '''class DataLoader:
+    def __init__(self, ds, sampler, collate_fn=collate):
+        self.ds, self.sampler, self.collate_fn = ds, sampler, collate_fn
+
+    def __iter__(self):
+        return (self.collate_fn([self.ds[int(i)] for i in idxs]) for idxs in self.sampler)
+''',
+    "get_dls": '''import torch.utils.data as tud
+
+def get_dls(train_ds, valid_ds, bs, **kwargs):
+    train = tud.DataLoader(train_ds, bs, sampler=tud.RandomSampler(train_ds), **kwargs)
+    valid = tud.DataLoader(valid_ds, 2 * bs, sampler=tud.SequentialSampler(valid_ds), **kwargs)
+    return train, valid
+''',
+})
+
 # The bugs in samples/03_minibatch_training/buggy.ipynb: (exercise, mutant).
 BUGGY_SAMPLE = [
     ("logsumexp", "naive: overflows"),
