@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -150,7 +151,6 @@ class Sandbox:
 
     def close(self) -> None:
         self._stop()
-        import shutil
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> "Sandbox":
@@ -193,7 +193,7 @@ class Sandbox:
             pass  # the sandbox died; _collect reports it
 
     def _collect(self, job: Job, nonce: str, deadline: float) -> ExerciseRun:
-        """Replies must come in the one order the child sends them: cells, own cell, each
+        """Replies must come in the one order the child sends them: cells, refs, own cell, each
         (check, device), done. Anything else (a forged or repeated reply) makes the run malformed."""
         run = ExerciseRun("crashed")
         expected = ["cells", "refs", *(["own_cell"] if job.own_cell is not None else []),
