@@ -39,10 +39,11 @@ def make_submission(tmp: Path, assignment: str, name: str, replace: dict[str, st
     return path
 
 
-def grade_files(course: config.Course, assignment: str, paths: list[Path], seed: int = 1, **limits) -> list[dict]:
+def grade_files(course: config.Course, assignment: str, paths: list[Path], seed: int = 1,
+                devices: tuple[str, ...] = ("cpu",), **limits) -> list[dict]:
     if limits:
         course = dataclasses.replace(course, limits=dataclasses.replace(course.limits, **limits))
-    return grade.grade(course, assignment, [(p.stem, p) for p in paths], ["cpu"], seed)
+    return grade.grade(course, assignment, [(p.stem, p) for p in paths], list(devices), seed)
 
 
 def scores(result: dict) -> dict[str, float]:

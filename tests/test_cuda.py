@@ -5,12 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import grade
 from autograder.checks import Context
 from autograder.checks.judges import close
 from autograder.wire import Array
-from conftest import ASSIGNMENTS, ROOT, make_submission, statuses
+from conftest import ASSIGNMENTS, ROOT, grade_files, make_submission, statuses
 
+BOTH = ("cpu", "cuda")
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 
 
@@ -25,8 +25,7 @@ def test_a_result_on_the_wrong_device_fails_the_judge(course):
 @needs_cuda
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_reference_full_marks_on_cuda(course, assignment):
-    (r,) = grade.grade(course, assignment, [("perfect", ROOT / "samples" / assignment / "perfect.ipynb")],
-                       ["cpu", "cuda"], seed=3)
+    (r,) = grade_files(course, assignment, [ROOT / "samples" / assignment / "perfect.ipynb"], 3, BOTH)
     assert r["score"] == r["max_score"], [e for e in r["exercises"] if e["status"] != "passed"]
     assert {c["device"] for e in r["exercises"] for c in e["checks"]} == {"cpu", "cuda"}
 
@@ -36,7 +35,7 @@ def test_reference_full_marks_on_cuda(course, assignment):
 def test_moving_data_to_the_cpu_fails_the_cuda_checks_only(course, tmp_path):
     sneaky = "def logsumexp(x):\n    x = x.cpu()\n    m = x.max(-1)[0]\n    return m + (x - m[:, None]).exp().sum(-1).log()\n"
     path = make_submission(tmp_path, "03_minibatch_training", "sneaky", {"logsumexp": sneaky})
-    (r,) = grade.grade(course, "03_minibatch_training", [("sneaky", path)], ["cpu", "cuda"], seed=3)
+    (r,) = grade_files(course, "03_minibatch_training", [path], 3, BOTH)
     checks = r["exercises"][0]["checks"]
     assert all(c["passed"] for c in checks if c["device"] == "cpu")
     assert not any(c["passed"] for c in checks if c["device"] == "cuda")
@@ -48,7 +47,7 @@ def test_moving_data_to_the_cpu_fails_the_cuda_checks_only(course, tmp_path):
 def test_a_device_side_assert_stays_in_its_exercise(course, tmp_path):
     poison = "def nll(input, target):\n    return -input[range(target.shape[0]), target + 1000].mean()\n"
     path = make_submission(tmp_path, "03_minibatch_training", "poison", {"nll": poison})
-    (r,) = grade.grade(course, "03_minibatch_training", [("poison", path)], ["cpu", "cuda"], seed=3)
+    (r,) = grade_files(course, "03_minibatch_training", [path], 3, BOTH)
     st = statuses(r)
     assert st["nll"] in ("failed", "error")
     assert all(s == "passed" for ex, s in st.items() if ex != "nll")

@@ -17,24 +17,12 @@ MUTANTS = {
             '    def begin_batch(self):\n')],
         'lists made once, in __init__': [('    def begin_fit(self):\n',
             '    def __init__(self):\n')],
-        'plots swapped': '''class Recorder(Callback):
-    """Records, for each training batch, the learning rate it used (last param group) and its loss."""
-    def begin_fit(self):
-        self.lrs,self.losses = [],[]
-
-    def after_batch(self):
-        if not self.in_train: return
-        self.lrs.append(self.opt.param_groups[-1]['lr'])
-        self.losses.append(self.loss.detach().cpu())
-
-    def plot_lr(self):
-        """Plot the recorded learning rates, one point per training batch."""
-        plt.plot([float(o) for o in self.losses])
-
-    def plot_loss(self):
-        """Plot the recorded training losses, one point per training batch."""
-        plt.plot([float(o) for o in self.lrs])
-''',
+        'plots swapped': [
+            ('def plot_lr(self):\n        """Plot the recorded learning rates, one point per training batch."""\n        plt.plot([float(o) for o in self.lrs])',
+             'def plot_lr(self):\n        """Plot the recorded learning rates, one point per training batch."""\n        plt.plot([float(o) for o in self.losses])'),
+            ('def plot_loss(self):\n        """Plot the recorded training losses, one point per training batch."""\n        plt.plot([float(o) for o in self.losses])',
+             'def plot_loss(self):\n        """Plot the recorded training losses, one point per training batch."""\n        plt.plot([float(o) for o in self.lrs])'),
+        ],
     },
     'ParamScheduler': {
         'forgets to divide by epochs': [('            pg[self.pname] = self.sched_func(self.n_epochs/self.epochs)\n',

@@ -47,40 +47,12 @@ MUTANTS = {
             '        self.count += 1\n')],
         'metrics not weighted by batch size': [('            self.tot_mets[i] += m(run.pred, run.yb) * bn\n',
             '            self.tot_mets[i] += m(run.pred, run.yb)\n')],
-        'reset forgets the metrics': '''class AvgStats():
-    """The loss and the metrics of one pass (training if `in_train`), averaged over samples."""
-    def __init__(self, metrics, in_train):
-        self.metrics,self.in_train = listify(metrics),in_train
-        self.tot_mets = [0.] * len(self.metrics)
-        self.reset()
-
-    def reset(self):
-        """Empty sums: tot_loss = 0., count = 0, one 0. in tot_mets per metric."""
-        self.tot_loss,self.count = 0.,0
-
-    @property
-    def all_stats(self):
-        """[total loss (a float), total of each metric], each summed over samples."""
-        return [float(self.tot_loss)] + self.tot_mets
-
-    @property
-    def avg_stats(self):
-        """all_stats divided by count: the mean loss and metrics per sample."""
-        return [o/self.count for o in self.all_stats]
-
-    def accumulate(self, run):
-        """Add one batch: its mean loss and metrics (of run.pred, run.yb), each times the batch
-        size bn = run.xb.shape[0]; count += bn."""
-        bn = run.xb.shape[0]
-        self.tot_loss += run.loss * bn
-        self.count += bn
-        for i,m in enumerate(self.metrics):
-            self.tot_mets[i] += m(run.pred, run.yb) * bn
-
-    def __repr__(self):
-        if not self.count: return ""
-        return f"{'train' if self.in_train else 'valid'}: {self.avg_stats}"
-''',
+        'reset forgets the metrics': [
+            ('        self.reset()\n',
+             '        self.tot_mets = [0.] * len(self.metrics)\n        self.reset()\n'),
+            ('        self.tot_loss,self.count = 0.,0\n        self.tot_mets = [0.] * len(self.metrics)\n',
+             '        self.tot_loss,self.count = 0.,0\n'),
+        ],
         'keeps the loss a tensor': [('        return [float(self.tot_loss)] + self.tot_mets\n',
             '        return [self.tot_loss] + self.tot_mets\n')],
     },
