@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -33,6 +34,8 @@ def cmd_release(course: config.Course, args) -> int:
 
 def cmd_grade(course: config.Course, args) -> int:
     course.assignment(args.assignment)
+    if args.strict:
+        course = dataclasses.replace(course, strict=True)
     devices = _devices(course, args.device)
     seed = args.seed if args.seed is not None else course.draw_seed()
     subs = submissions.find(args.submissions, args.assignment)
@@ -79,6 +82,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--device", choices=["cpu", "cuda", "all"])
     g.add_argument("--seed", type=int, help="seed for the checks' random inputs (default: course.toml)")
     g.add_argument("--detail", action="store_true", help="print every failing check")
+    g.add_argument("--strict", action="store_true",
+                   help="refuse to grade unless every isolation layer is in force (see README, Security)")
     g.set_defaults(run=cmd_grade)
     c = sub.add_parser("check", help="a student's self-check: the visible checks of a notebook")
     c.add_argument("notebook")

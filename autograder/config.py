@@ -37,6 +37,9 @@ class Limits:
     memory_mib: int
     reply_mib: int
     file_mib: int
+    disk_mib: int
+    processes: int
+    open_files: int
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Course:
     limits: Limits
     assignments: dict[str, Assignment]
     forbidden: dict[str, list[str]] = field(default_factory=dict)
+    strict: bool = False        # refuse to grade unless every isolation layer is in force
 
     def assignment(self, name: str) -> Assignment:
         if name not in self.assignments:
@@ -96,6 +100,7 @@ def load(root: Path | None = None) -> Course:
                 for name, a in raw["assignments"].items()
             },
             forbidden={k: list(v) for k, v in raw.get("forbidden", {}).items()},
+            strict=bool(raw.get("sandbox", {}).get("strict", False)),
         )
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None

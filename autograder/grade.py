@@ -95,14 +95,16 @@ def structure_errors(nb: notebook.Notebook, ref: Reference) -> list[str]:
     return errors
 
 
-def _runnable(c: notebook.Cell) -> dict:
-    return {"index": c.index, "source": notebook.runnable(c.source), "label": c.label}
+def _runnable(c: notebook.Cell, given: bool = False) -> dict:
+    return {"index": c.index, "source": notebook.runnable(c.source), "label": c.label, "given": given}
 
 
 def cells_to_run(nb: notebook.Notebook, ref: Reference) -> list[dict]:
-    """The submission's code cells, but for the release's demo and test cells left unchanged."""
+    """The submission's code cells, but for the release's demo and test cells left unchanged.
+    Unchanged locked cells are marked `given`: the course's code, trusted by the tripwire."""
     changed = {gid for gid, c in nb.by_grade_id().items() if gid in ref.locked and c.checksum != ref.locked[gid].checksum}
-    return [_runnable(c) for c in nb.cells if c.code and (c.grade_id in changed or not ref.skippable(c.grade_id))]
+    return [_runnable(c, given=c.grade_id in ref.locked and c.grade_id not in changed)
+            for c in nb.cells if c.code and (c.grade_id in changed or not ref.skippable(c.grade_id))]
 
 
 def read_submission(path: Path, ref: Reference) -> notebook.Notebook:
@@ -132,7 +134,8 @@ def grade_exercise(ex: str, points: float, nb: notebook.Notebook, box: Sandbox, 
     if time_left <= 0:
         run = ExerciseRun("timeout", "the submission's time limit was reached before this exercise")
     else:
-        job = Job(ex, ref.assignment.module, [c.name for c in checks], ref.refs_except(ex), devices, seed, cell.index)
+        job = Job(ex, ref.assignment.module, [c.name for c in checks], ref.refs_except(ex), devices, seed, cell.index,
+                  course.forbidden.get(ex, []))
         run = box.run(job, min(course.limits.exercise_timeout, time_left))
     if run.outcome == "malformed":
         run.results = {}  # a forged or garbled reply voids every result of the exercise
@@ -142,6 +145,12 @@ def grade_exercise(ex: str, points: float, nb: notebook.Notebook, box: Sandbox, 
                         if s["index"] == cell.index and not s["ok"]), None)
     judged = [judge(c, d, run.results.get((c.name, d)), expected, course, run.message or "no result")
               for d in devices for c in checks]
+    hits = [h for r in run.results.values() for h in r.get("forbidden", [])]
+    if hits:
+        msg = f"at run time, {hits[0]}: the exercise rebuilds it"
+        return _exercise(ex, points, "forbidden", msg, [
+            {"name": "does not use the function it rebuilds (at run time)", "device": "any", "passed": False,
+             "message": msg}] + judged), run
     status, message = _status(judged, run, failed_cell)
     if run.refs_failed:
         names = ", ".join(e for e, _ in run.refs_failed)
@@ -166,13 +175,15 @@ def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str],
     cells = cells_to_run(nb, ref)
     cell_report: list[dict] | None = None
     deadline = time.monotonic() + ref.course.limits.submission_timeout
-    with Sandbox(cells, ref.course.limits, a.module) as box:
+    with Sandbox(cells, ref.course, a.module) as box:
         for ex, points in a.points.items():
             exercise, run = grade_exercise(ex, points, nb, box, ref, devices, seed, expected,
                                            deadline - time.monotonic(), visible_only)
             result["exercises"].append(exercise)
             if run is not None and run.cells is not None and cell_report is None:
                 cell_report = run.cells
+            if run is not None and run.isolation and "isolation" not in result:
+                result["isolation"] = run.isolation
     if visible_only:
         _add_notebook_tests(result, nb, ref)
     labels = {c["index"]: c["label"] for c in cells}
@@ -185,7 +196,7 @@ def _add_notebook_tests(result: dict, nb: notebook.Notebook, ref: Reference) -> 
     """The self-check also runs the whole notebook once and reports each visible test cell."""
     course, a = ref.course, ref.assignment
     cells = [_runnable(c) for c in nb.cells if c.code]
-    with Sandbox(cells, course.limits, a.module) as box:
+    with Sandbox(cells, course, a.module) as box:
         run = box.run(Job("", a.module, [], [], ["cpu"], 0), course.limits.submission_timeout)
     status = {s["index"]: s for s in run.cells or []}
     tests = {c.grade_id: c for c in nb.cells if c.grade_id and c.grade_id.endswith("_tests")}

@@ -1,20 +1,29 @@
 """Finding and ending the processes a submission started.
 
-Everything a submission runs stays in the session its sandbox was started
-in (unless it calls setsid itself, which the isolation of a later issue
-must stop); ending a sandbox means killing every process of that session.
+The sandbox parent is a child subreaper (prctl PR_SET_CHILD_SUBREAPER): a
+process that detaches (double fork, setsid) is reparented to it instead of
+to init, so every process a submission started stays its descendant, found
+through /proc, until it is killed. The session is searched too, as a second
+net.
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import time
 from pathlib import Path
 
+PR_SET_CHILD_SUBREAPER = 36
 
-def session_members(sid: int) -> list[int]:
-    """Live pids whose session id is `sid` (Linux /proc)."""
-    pids = []
+
+def become_subreaper() -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _processes() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, session id) of every live process (Linux /proc); zombies are dead already."""
+    out = {}
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
@@ -24,15 +33,33 @@ def session_members(sid: int) -> list[int]:
             continue
         # the command name may hold spaces and parentheses: fields follow the last ')'
         fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[3]) == sid and fields[0] != "Z":  # a zombie is dead already
-            pids.append(int(d.name))
-    return pids
+        if fields[0] != "Z":
+            out[int(d.name)] = (int(fields[1]), int(fields[3]))
+    return out
 
 
-def kill_session(sid: int, spare: int | None = None) -> None:
-    """SIGKILL every process of session `sid` but `spare`, until none is left."""
-    for _ in range(50):
-        pids = [p for p in session_members(sid) if p != spare]
+def descendants(root: int, sid: int | None = None) -> list[int]:
+    """Live descendants of `root`, and members of session `sid` if given."""
+    procs = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in procs.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = set(), [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in found:
+                found.add(c)
+                todo.append(c)
+    if sid is not None:
+        found |= {pid for pid, (_, s) in procs.items() if s == sid}
+    found.discard(root)
+    return sorted(found)
+
+
+def _kill_all(find, reap_any: bool) -> None:
+    """SIGKILL what `find()` returns until it returns nothing (a fork storm takes a few rounds)."""
+    for _ in range(200):
+        pids = find()
         if not pids:
             return
         for p in pids:
@@ -40,9 +67,39 @@ def kill_session(sid: int, spare: int | None = None) -> None:
                 os.kill(p, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        for p in pids:  # reap our own children so they do not linger as zombies
+        _reap(pids, reap_any)
+        time.sleep(0.005)
+
+
+def _reap(pids: list[int], reap_any: bool) -> None:
+    """Reap our own dead children, so they do not linger as zombies."""
+    if reap_any:
+        while True:
             try:
-                os.waitpid(p, os.WNOHANG)
+                if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                    return
             except ChildProcessError:
-                pass
-        time.sleep(0.01)
+                return
+    for p in pids:
+        try:
+            os.waitpid(p, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+def kill_descendants(root: int) -> None:
+    """Called by the subreaper `root` on itself: every process below it dies."""
+    _kill_all(lambda: descendants(root), reap_any=True)
+
+
+def kill_tree(root: int) -> None:
+    """Kill `root`'s descendants and session, then `root` (the grader ending a sandbox)."""
+    try:
+        sid = os.getsid(root)
+    except ProcessLookupError:
+        sid = root
+    _kill_all(lambda: descendants(root, sid), reap_any=False)
+    try:
+        os.kill(root, signal.SIGKILL)
+    except ProcessLookupError:
+        pass

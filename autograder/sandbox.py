@@ -8,8 +8,11 @@ takes its parent down gets its whole session killed, and the next exercise
 starts a fresh parent. What comes back is decoded and schema-checked plain
 data (`wire`), never trusted beyond that.
 
-A pool of pre-warmed parents can replace `_start` later without touching
-the checks: they only see `Job`s and `ExerciseRun`s.
+Before any student code runs, each child confines itself (`isolation`) and
+says which layers are in force; in strict mode a missing layer stops the
+grading with `SandboxError`. A pool of pre-warmed parents can replace
+`_start` later without touching the checks: they only see `Job`s and
+`ExerciseRun`s.
 """
 from __future__ import annotations
 
@@ -27,8 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from . import wire
-from .config import Limits
-from .procs import kill_session
+from .config import Course
+from .isolation import missing
+from .procs import kill_tree
 
 
 @dataclass(frozen=True)
@@ -40,12 +44,14 @@ class Job:
     devices: list[str]
     seed: int
     own_cell: int | None = None      # the exercise's solution cell, run again after the references
+    forbidden: list[str] = field(default_factory=list)  # torch functions the tripwire watches for
 
 
 @dataclass
 class ExerciseRun:
     outcome: str                     # "done", "timeout", "crashed", "malformed"
     message: str = ""
+    isolation: dict[str, str] | None = None  # layer -> what was in force
     cells: list[dict] | None = None
     own_cell: list[dict] | None = None  # the exercise's cell, run again after the references
     refs_failed: list[tuple[str, str]] = field(default_factory=list)  # references that could not be defined beside it
@@ -67,7 +73,7 @@ def _env(workdir: Path) -> dict[str, str]:
         # torch.cuda.is_available() through NVML does not initialise CUDA, so the parent stays fork-safe
         "PYTORCH_NVML_BASED_CUDA_CHECK": "1",
     }
-    for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "OMP_NUM_THREADS"):
+    for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "OMP_NUM_THREADS", "COURSE_SANDBOX_WITHOUT"):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
@@ -99,8 +105,10 @@ class _Frames:
 class Sandbox:
     """The processes of one submission. Use as a context manager."""
 
-    def __init__(self, cells: list[dict], limits: Limits, module: str):
-        self.cells, self.limits, self.module = cells, limits, module
+    def __init__(self, cells: list[dict], course: Course, module: str):
+        self.cells, self.limits, self.module = cells, course.limits, module
+        self.root = course.root          # hidden from the submission
+        self.strict = course.strict
         self.skip: set[int] = set()          # cells that timed out once are not run again
         self.cells_hung = False              # the cells never finished: every exercise would wait again
         self.proc: subprocess.Popen | None = None
@@ -113,7 +121,8 @@ class Sandbox:
         self.status_r, status_w = os.pipe()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "autograder.worker", str(job_r), str(result_w), str(status_w), self.module],
+                [sys.executable, "-I", "-m", "autograder.worker", str(job_r), str(result_w), str(status_w),
+                 self.module, str(self.root)],
                 pass_fds=(job_r, result_w, status_w), cwd=self.workdir, env=_env(self.workdir),
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=None if os.environ.get("COURSE_SANDBOX_DEBUG") else subprocess.DEVNULL,
@@ -140,7 +149,7 @@ class Sandbox:
     def _stop(self) -> None:
         if self.proc is None:
             return
-        kill_session(self.proc.pid)
+        kill_tree(self.proc.pid)
         self.proc.wait()
         for fd in (self.job_w, self.result_r, self.status_r):
             try:
@@ -172,13 +181,19 @@ class Sandbox:
         message = {
             "nonce": nonce, "exercise": job.exercise, "module": job.module, "checks": job.checks,
             "refs": job.refs, "devices": job.devices, "seed": job.seed, "own_cell": job.own_cell,
+            "forbidden": job.forbidden, "strict": self.strict,
             "cells": [c for c in self.cells if c["index"] not in self.skip],
-            "limits": {k: getattr(self.limits, k) for k in ("cell_timeout", "exercise_timeout", "memory_mib", "file_mib")},
+            "limits": {k: getattr(self.limits, k) for k in (
+                "cell_timeout", "exercise_timeout", "memory_mib", "file_mib", "disk_mib", "processes", "open_files")},
         }
         # the pipe holds 64 KiB; a thread writes the rest while we read replies
         threading.Thread(target=self._send, args=(message,), daemon=True).start()
         run = self._collect(job, nonce, start + timeout)
         run.seconds = time.monotonic() - start
+        if self.strict and run.isolation is not None and (gaps := missing(run.isolation)):
+            self._stop()
+            raise SandboxError("strict mode: this host cannot isolate submissions; missing: " + "; ".join(
+                f"{k}: {run.isolation[k]}" for k in gaps))
         if run.cells:
             self.skip |= {c["index"] for c in run.cells if c.get("timeout")}
         self.cells_hung = run.outcome == "timeout" and run.cells is None
@@ -193,10 +208,11 @@ class Sandbox:
             pass  # the sandbox died; _collect reports it
 
     def _collect(self, job: Job, nonce: str, deadline: float) -> ExerciseRun:
-        """Replies must come in the one order the child sends them: cells, refs, own cell, each
-        (check, device), done. Anything else (a forged or repeated reply) makes the run malformed."""
+        """Replies must come in the one order the child sends them: isolation (before any student
+        code runs), cells, refs, own cell, each (check, device), done. Anything else (a forged or
+        repeated reply) makes the run malformed."""
         run = ExerciseRun("crashed")
-        expected = ["cells", "refs", *(["own_cell"] if job.own_cell is not None else []),
+        expected = ["isolation", "cells", "refs", *(["own_cell"] if job.own_cell is not None else []),
                     *[("check", c, d) for d in job.devices for c in job.checks], "done"]
         state = {"next": 0, "doing": "running the notebook's cells"}
         try:
@@ -235,7 +251,9 @@ class Sandbox:
         if got != want:
             raise wire.WireError(f"expected {want!r}, got {str(got)[:80]}")
         state["next"] += 1
-        if kind in ("cells", "own_cell"):
+        if kind == "isolation":
+            run.isolation = {str(k)[:40]: str(v)[:300] for k, v in list(msg["layers"].items())[:10]}
+        elif kind in ("cells", "own_cell"):
             statuses = [_cell_status(c) for c in msg["cells"]]
             if kind == "cells":
                 run.cells = statuses
@@ -247,6 +265,8 @@ class Sandbox:
         elif kind == "check":
             run.results[(msg["name"], msg["device"])] = (
                 {"error": str(msg["error"])[:500]} if "error" in msg else {"value": wire.decode(msg.get("value"))})
+            if msg.get("forbidden"):
+                run.results[(msg["name"], msg["device"])]["forbidden"] = [str(h)[:300] for h in msg["forbidden"][:5]]
             state["doing"] = f"running the check after {msg['name']!r} on {msg['device']}"
 
 

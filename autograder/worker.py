@@ -2,9 +2,11 @@
 
 Started by `sandbox.Sandbox` as
 
-    python -I -m autograder.worker JOB_FD RESULT_FD STATUS_FD CHECKS_MODULE
+    python -I -m autograder.worker JOB_FD RESULT_FD STATUS_FD CHECKS_MODULE COURSE_ROOT
 
 The parent imports torch and the checks once, then forks a child per job.
+Each child confines itself (`isolation`: namespaces, user, Landlock, which
+hides COURSE_ROOT and the kit's sources) before it reads any student code.
 It never runs student code and never reads a job: each child reads its own
 job, runs the notebook's cells, binds the other exercises' names to their
 reference code, runs its exercise's probes and streams plain results back
@@ -17,10 +19,12 @@ from __future__ import annotations
 
 import builtins
 import os
+import pwd
 import resource
 import signal
 import sys
 import traceback
+from pathlib import Path
 
 NO_MORE_JOBS = 113   # a child's exit code for 'the grader closed the job pipe'
 PRELOAD = ["torch", "torch.nn.functional", "torch.optim", "numpy", "matplotlib.pyplot", "sklearn.datasets"]
@@ -46,7 +50,7 @@ def _where(exc: BaseException) -> str:
     where = ""
     for frame, line in traceback.walk_tb(exc.__traceback__):
         name = frame.f_code.co_filename
-        if name.startswith("<cell") or name.startswith("<reference"):
+        if name.startswith(("<cell", "<given", "<reference")):
             where = f" ({name.strip('<>')}, line {line})"
     return where
 
@@ -68,7 +72,8 @@ def run_cells(cells: list[dict], names: dict, timeout: float) -> list[dict]:
     for cell in cells:
         status = {"index": cell["index"], "ok": True, "error": ""}
         try:
-            code = compile(cell["source"], f"<cell {cell['index']}>", "exec")
+            # unchanged given cells are the course's code: the tripwire trusts them
+            code = compile(cell["source"], f"<{'given' if cell.get('given') else 'cell'} {cell['index']}>", "exec")
             signal.setitimer(signal.ITIMER_REAL, timeout)
             try:
                 exec(code, names)
@@ -91,19 +96,37 @@ def reset_torch() -> None:
     torch.set_default_device(None)
 
 
+def _tasks_of(uid: int) -> int:
+    """Processes and threads of `uid` now: RLIMIT_NPROC counts them all, not just ours."""
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            uid_line = next(line for line in status.read_text().splitlines() if line.startswith("Uid:"))
+            threads = next(line for line in status.read_text().splitlines() if line.startswith("Threads:"))
+        except (OSError, StopIteration):
+            continue
+        if int(uid_line.split()[1]) == uid:
+            count += int(threads.split()[1])
+    return count
+
+
 def limit_resources(limits: dict, cuda: bool) -> None:
     mib = 1 << 20
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mib"] * mib,) * 2)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
+    nproc = _tasks_of(os.getuid()) + limits["processes"]
+    resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     cpu = int(limits["exercise_timeout"]) + 5
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
     if not cuda:  # the CUDA driver reserves far more address space than it uses
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mib"] * mib,) * 2)
 
 
-def child(job_fd: int, result_fd: int) -> int:
-    from . import wire
+def child(job_fd: int, result_fd: int, sandbox: dict) -> int:
+    from . import isolation, wire
     from .checks import Inputs, Namespace, registry
+    from .tripwire import Tripwire
 
     try:
         job = wire.read_message(job_fd, 1 << 30, _read_exact)
@@ -114,7 +137,16 @@ def child(job_fd: int, result_fd: int) -> int:
     def send(message: dict) -> None:
         wire.write_message(result_fd, {"nonce": job["nonce"], **message})
 
-    limit_resources(job["limits"], cuda=any(d.startswith("cuda") for d in job["devices"]))
+    cuda = any(d.startswith("cuda") for d in job["devices"])
+    writable = [str(p) for p in Path("/dev").glob("nvidia*")] if cuda else []
+    # COURSE_SANDBOX_WITHOUT=landlock,... shows how the kit behaves on a host without those layers
+    without = frozenset(os.environ.get("COURSE_SANDBOX_WITHOUT", "").split(","))
+    layers = isolation.confine(os.getcwd(), sandbox["readable"], isolation.DEVICES_RW + writable,
+                               job["limits"]["disk_mib"], sandbox["as_nobody"], without)
+    send({"kind": "isolation", "layers": layers})
+    if job["strict"] and isolation.missing(layers):
+        return 0  # the grader refuses to go on; no student code has run
+    limit_resources(job["limits"], cuda)
     names: dict = {"__name__": "__main__", "__builtins__": builtins}
     send({"kind": "cells", "cells": run_cells(job["cells"], names, job["limits"]["cell_timeout"])})
     failed = []
@@ -133,12 +165,18 @@ def child(job_fd: int, result_fd: int) -> int:
     ns = Namespace(names)
     for device in job["devices"]:
         for name in job["checks"]:
+            reset_torch()
+            wire_ = Tripwire(job["forbidden"])
             try:
-                reset_torch()
-                reply = {"value": wire.encode(checks[name].probe(ns, Inputs(job["seed"], name, device)))}
+                with wire_:
+                    value = checks[name].probe(ns, Inputs(job["seed"], name, device))
+                    if not wire_.intact():
+                        wire_.hits.append("the grader's call tracing was switched off during the check")
+                reply = {"value": wire.encode(value)}
             except BaseException as e:
                 reply = {"error": describe(e)}
-            send({"kind": "check", "name": name, "device": device, **reply})
+            send({"kind": "check", "name": name, "device": device, **reply,
+                  **({"forbidden": wire_.hits} if wire_.hits else {})})
     send({"kind": "done"})
     return 0
 
@@ -160,10 +198,25 @@ class _Blocked:
         return None
 
 
-def parent(job_fd: int, result_fd: int, status_fd: int, module: str) -> None:
+def _sandbox_paths(course_root: str) -> dict:
+    """Computed once here, used by every child: what it may read, and whether as nobody."""
+    import importlib.util
+    import torch
+    from . import isolation
+    kit = Path(__file__).resolve().parent
+    solutions = importlib.util.find_spec("solutions")
+    denied = [Path(course_root), kit] + ([Path(solutions.origin).parent] if solutions and solutions.origin else [])
+    as_nobody = os.getuid() == 0 and isolation.nobody_can_read([os.__file__, torch.__file__])
+    if as_nobody:   # where no tmpfs can be mounted, nobody works in this folder
+        nobody = pwd.getpwnam("nobody")
+        os.chown(".", nobody.pw_uid, nobody.pw_gid)
+    return {"readable": isolation.readable_paths(denied), "as_nobody": as_nobody}
+
+
+def parent(job_fd: int, result_fd: int, status_fd: int, module: str, course_root: str) -> None:
     from . import wire
     from .checks import registry
-    from .procs import kill_session
+    from .procs import become_subreaper, kill_descendants
 
     for name in PRELOAD:
         try:
@@ -172,6 +225,10 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str) -> None:
             pass
     registry(module)
     _warm_optim()
+    import autograder.tripwire  # noqa: F401  (imported before the children need it)
+    sandbox = _sandbox_paths(course_root)
+    # orphans of a child (a double fork, setsid) become ours, so none escapes the cleanup
+    become_subreaper()
     sys.meta_path.insert(0, _Blocked())
     wire.write_message(status_fd, {"kind": "ready"})
     while True:
@@ -180,11 +237,11 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str) -> None:
             code = 1
             try:
                 os.close(status_fd)
-                code = child(job_fd, result_fd)
+                code = child(job_fd, result_fd, sandbox)
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
-        kill_session(os.getsid(0), spare=os.getpid())  # whatever the child left running
+        kill_descendants(os.getpid())  # whatever the child left running, detached or not
         wire.write_message(status_fd, {
             "kind": "exit",
             "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
@@ -196,4 +253,4 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str) -> None:
 
 
 if __name__ == "__main__":
-    parent(*map(int, sys.argv[1:4]), sys.argv[4])
+    parent(*map(int, sys.argv[1:4]), sys.argv[4], sys.argv[5])

@@ -1,0 +1,248 @@
+"""Confining a submission's process before any of its code runs.
+
+`confine` is called in the forked child, which is single-threaded at that
+point (fork copies only the calling thread), so every layer below applies to
+everything the submission will run. Each layer is used where the host allows
+it and reported either way, so a report says which isolation was in force:
+
+- namespaces: a new network namespace (no interface but a down loopback:
+  no network at all) and a new mount namespace whose working directory is a
+  size-capped tmpfs, so nothing the submission writes reaches the disk.
+  As root directly; otherwise inside a new user namespace (Linux >= 3.8, if
+  the host allows unprivileged user namespaces).
+- user: when the grader runs as root, the submission runs as `nobody`, or,
+  where `nobody` cannot read Python (installed under /root, say), as uid 0
+  with every capability dropped for good (locked securebits).
+- Landlock (Linux >= 5.13): the submission may read only the system, Python
+  and its packages, minus the course folder and the kit's own packages
+  (reference solutions, checks, sources); it may write only its working
+  directory; no TCP bind or connect (ABI 4); no signals to processes outside
+  its sandbox, so it cannot kill the grader (ABI 6).
+- no_new_privs, so no setuid program can undo any of this.
+
+Landlock is used through its three system calls with ctypes: there is no
+Landlock binding in the standard library, and the calls are small.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import pwd
+import sys
+from pathlib import Path
+
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 1 << 18, 2, 4
+PR_SET_NO_NEW_PRIVS = 38
+SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446   # the same on every architecture
+RULE_PATH_BENEATH = 1
+
+# Landlock filesystem rights (linux/landlock.h), by the ABI that added them.
+EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1, 2, 4, 8
+WRITES_V1 = WRITE_FILE | sum(1 << i for i in range(4, 13))   # remove/make dir, reg, sock, fifo, sym, ...
+REFER, TRUNCATE = 1 << 13, 1 << 14
+NET_BIND_TCP, NET_CONNECT_TCP = 1, 2
+SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1, 2
+READ = EXECUTE | READ_FILE | READ_DIR
+
+SYSTEM_DIRS = ["/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys", "/dev"]
+DEVICES_RW = ["/dev/null", "/dev/zero", "/dev/full", "/dev/urandom", "/dev/random"]
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+class _PathBeneath(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _check(ret: int, what: str) -> int:
+    if ret < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"{what}: {os.strerror(err)}")
+    return ret
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version, 0 where Landlock is absent or disabled."""
+    ret = _libc.syscall(SYS_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(1))
+    return max(ret, 0)
+
+
+def readable_paths(denied: list[Path]) -> list[str]:
+    """What a submission may read: system and Python folders, with `denied` cut out of them.
+
+    Landlock can only allow, so a denied folder inside an allowed one is cut
+    out by allowing its siblings instead (recursively, along the way down).
+    A Python prefix inside a denied folder (a virtualenv in the course
+    folder) is still allowed: it holds torch, not the course.
+    """
+    import site
+    import sysconfig
+    roots = SYSTEM_DIRS + [sys.base_prefix, sys.prefix, sys.exec_prefix, *site.getsitepackages(),
+                           *sysconfig.get_paths().values()]
+    if os.environ.get("MPLCONFIGDIR"):
+        roots.append(os.environ["MPLCONFIGDIR"])
+    denied = [d.resolve() for d in denied]
+    out: list[str] = []
+
+    def allow(p: Path) -> None:
+        if p in denied:
+            return
+        if any(p in d.parents for d in denied):
+            for child in sorted(p.iterdir()):
+                allow(child)
+        else:
+            out.append(str(p))
+
+    for r in dict.fromkeys(roots):
+        p = Path(r)
+        if p.exists():
+            allow(p.resolve())
+    return list(dict.fromkeys(out))
+
+
+def _landlock(abi: int, readable: list[str], writable: list[str]) -> None:
+    fs = READ | WRITES_V1 | (REFER if abi >= 2 else 0) | (TRUNCATE if abi >= 3 else 0)
+    net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
+    scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
+    attr = (ctypes.c_uint64 * 3)(fs, net, scoped)
+    size = 8 if abi < 4 else 16 if abi < 6 else 24
+    ruleset = _check(_libc.syscall(SYS_CREATE_RULESET, attr, ctypes.c_size_t(size), ctypes.c_uint32(0)),
+                     "landlock_create_ruleset")
+    try:
+        for paths, access in ((readable, READ), (writable, fs)):
+            for path in paths:
+                try:
+                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                except OSError:
+                    continue
+                try:
+                    # a file (not a folder) takes only the rights that apply to files
+                    rights = access if os.path.isdir(path) else access & (EXECUTE | READ_FILE | WRITE_FILE | TRUNCATE)
+                    rule = _PathBeneath(rights, fd)
+                    _check(_libc.syscall(SYS_ADD_RULE, ruleset, RULE_PATH_BENEATH, ctypes.byref(rule),
+                                         ctypes.c_uint32(0)), f"landlock_add_rule {path}")
+                finally:
+                    os.close(fd)
+        _check(_libc.syscall(SYS_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)), "landlock_restrict_self")
+    finally:
+        os.close(ruleset)
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def _namespaces(workdir: str, disk_mib: int, uid: int, as_nobody: bool) -> None:
+    """New network and mount namespaces; the working directory becomes a fresh tmpfs."""
+    if os.getuid() == 0:
+        _check(_libc.unshare(CLONE_NEWNET | CLONE_NEWNS), "unshare")
+    else:
+        gid = os.getgid()
+        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS), "unshare")
+        # map our own ids to themselves, so files keep their owner and can still be created
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"{uid} {uid} 1")
+        _write("/proc/self/gid_map", f"{gid} {gid} 1")
+    _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    owner = pwd.getpwnam("nobody") if os.getuid() == 0 and as_nobody else None
+    opts = f"size={disk_mib}m,mode=0700" + (f",uid={owner.pw_uid},gid={owner.pw_gid}" if owner else "")
+    _check(_libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts.encode()),
+           "mount tmpfs on the working directory")
+    os.chdir(workdir)   # the old cwd is the folder under the new mount
+
+
+def nobody_can_read(paths: list[str]) -> bool:
+    """Whether `nobody` may open each of `paths` (Python under /root, say, is closed to it)."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            nobody = pwd.getpwnam("nobody")
+            os.setgroups([])
+            os.setresgid(nobody.pw_gid, nobody.pw_gid, nobody.pw_gid)
+            os.setresuid(nobody.pw_uid, nobody.pw_uid, nobody.pw_uid)
+            for p in paths:
+                os.close(os.open(p, os.O_RDONLY))
+            code = 0
+        finally:
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 28, 47, 4
+# SECBIT_NOROOT, NO_SETUID_FIXUP and KEEP_CAPS off, each locked: root can never regain a capability
+SECUREBITS_LOCKED_NOROOT = 0b101111
+LINUX_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def _drop_capabilities() -> None:
+    _check(_libc.prctl(PR_SET_SECUREBITS, SECUREBITS_LOCKED_NOROOT, 0, 0, 0), "prctl(PR_SET_SECUREBITS)")
+    cap = 0
+    while _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0:
+        cap += 1
+    _libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    header = (ctypes.c_uint32 * 2)(LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()
+    _check(_libc.capset(header, data), "capset")
+
+
+def _drop_root(as_nobody: bool) -> str:
+    if not as_nobody:
+        _drop_capabilities()
+        return "uid 0 with every capability dropped (nobody cannot read this Python installation)"
+    nobody = pwd.getpwnam("nobody")
+    os.setgroups([])
+    os.setresgid(nobody.pw_gid, nobody.pw_gid, nobody.pw_gid)
+    os.setresuid(nobody.pw_uid, nobody.pw_uid, nobody.pw_uid)
+    return f"nobody (uid {nobody.pw_uid}), the grader runs as root"
+
+
+LAYERS = ("namespaces", "user", "landlock")
+
+
+def confine(workdir: str, readable: list[str], writable: list[str], disk_mib: int,
+            as_nobody: bool = True, without: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Apply every layer the host allows, but those in `without`; return what is in force,
+    layer by layer. A value starting with "none" means the layer is missing (and why)."""
+    state: dict[str, str] = {}
+    uid = os.getuid()
+    off = OSError(0, "turned off by COURSE_SANDBOX_WITHOUT")
+    try:
+        if "namespaces" in without:
+            raise off
+        _namespaces(workdir, disk_mib, uid, as_nobody)
+        state["namespaces"] = f"network and mount (working directory: a {disk_mib} MiB tmpfs)"
+    except OSError as e:
+        state["namespaces"] = f"none ({e.strerror or e})"
+    try:
+        if uid == 0 and "user" in without:
+            raise off
+        state["user"] = _drop_root(as_nobody) if uid == 0 else f"uid {uid}, the grader's own (not root)"
+    except (OSError, KeyError) as e:
+        state["user"] = f"none: still root ({e.strerror if isinstance(e, OSError) else e})"
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
+    abi = landlock_abi()
+    try:
+        if "landlock" in without:
+            abi = 0
+            raise off
+        if not abi:
+            raise OSError(0, "Landlock is not enabled in this kernel")
+        _landlock(abi, readable, [workdir, *writable])
+        state["filesystem"] = f"landlock ABI {abi}: reads limited to system and Python folders, writes to the working directory"
+        state["signals"] = "landlock: none to processes outside the sandbox" if abi >= 6 else "none (Landlock ABI < 6)"
+    except OSError as e:
+        state["filesystem"] = state["signals"] = f"none ({e.strerror or e})"
+    has_net = state["namespaces"].startswith("network")
+    tcp_blocked = abi >= 4 and not state["filesystem"].startswith("none")
+    state["network"] = ("empty network namespace: nothing reachable" if has_net else
+                        "none (only TCP is blocked, by landlock)" if tcp_blocked else "none (the network is reachable)")
+    return state
+
+
+def missing(state: dict[str, str]) -> list[str]:
+    """The layers that are missing; strict mode refuses to grade unless this is empty."""
+    return [k for k, v in state.items() if v.startswith("none")]
