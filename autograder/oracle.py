@@ -9,6 +9,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 import torch.utils.data as tud
+from torch.nn import init
 
 
 def logsumexp(x):
@@ -44,3 +45,17 @@ def collate(b):
 
 def DataLoader(ds, sampler, collate_fn=collate):
     return tud.DataLoader(ds, batch_sampler=sampler, collate_fn=collate_fn)
+
+
+# 02_init: torch.nn.init, whose functions the exercises rebuild.
+
+def fan_in_out(w):
+    return init._calculate_fan_in_and_fan_out(w)
+
+
+def gain(a):
+    return init.calculate_gain("leaky_relu", a)
+
+
+def kaiming_uniform(w, a=0., use_fan_out=False):
+    return init.kaiming_uniform_(w, a=a, mode="fan_out" if use_fan_out else "fan_in", nonlinearity="leaky_relu")

@@ -16,40 +16,7 @@ import torch.nn.functional as F
 import torch.utils.data  # torch's DataLoader is spelled out in full: `DataLoader` is your exercise
 
 
-def course_config(start=None):
-    "The parsed nearest `course.toml` at or above `start` (default: the current dir) and its folder; `({}, None)` if none."
-    here = Path(start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        path = folder / "course.toml"
-        if path.is_file():
-            with open(path, "rb") as f:
-                return tomllib.load(f), folder
-    return {}, None
-
-
-def get_data(mnist=None):
-    """`x_train, y_train, x_valid, y_valid`: x float32 of shape (N, features), y int64 of shape (N,).
-
-    `mnist`: a file in the lesson's mnist.pkl.gz format. Default: `[data] mnist` of course.toml
-    (relative to its folder), and if that is empty, scikit-learn's digits split at `[data] digits_train`."""
-    cfg, root = course_config()
-    data = cfg.get("data", {})
-    if mnist is None and data.get("mnist"):
-        mnist = Path(data["mnist"])
-        if root is not None and not mnist.is_absolute():
-            mnist = root / mnist
-    if mnist:
-        with gzip.open(mnist, "rb") as f:
-            ((x_train, y_train), (x_valid, y_valid), _) = pickle.load(f, encoding="latin-1")
-        xs = [torch.as_tensor(x, dtype=torch.float32).reshape(len(x), -1) for x in (x_train, x_valid)]
-        ys = [torch.as_tensor(y, dtype=torch.int64) for y in (y_train, y_valid)]
-        return xs[0], ys[0], xs[1], ys[1]
-    from sklearn.datasets import load_digits
-    digits = load_digits()
-    x = torch.tensor(digits.data / 16., dtype=torch.float32)
-    y = torch.tensor(digits.target, dtype=torch.int64)
-    n_train = int(data.get("digits_train", 1300))
-    return x[:n_train], y[:n_train], x[n_train:], y[n_train:]
+from .init import course_config, get_data  # noqa: F401  (same cell as there)
 
 
 def logsumexp(x):

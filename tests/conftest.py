@@ -10,7 +10,7 @@ import pytest
 from autograder import config, grade
 
 ROOT = Path(__file__).resolve().parents[1]
-ASSIGNMENTS = ["03_minibatch_training", "04_callbacks", "05_anneal"]
+ASSIGNMENTS = ["02_init", "03_minibatch_training", "04_callbacks", "05_anneal"]
 
 
 @pytest.fixture(scope="session")

@@ -62,6 +62,15 @@ def test_grading_is_repeatable_across_seeds(course):
     assert len({tuple(sorted(scores(r).items())) for r in runs}) == 1
 
 
+@pytest.mark.parametrize("seed", [2, 12345])
+def test_statistical_checks_pass_correct_solutions_at_any_seed(course, seed, tmp_path):
+    """02_init's kaiming_uniform is random: the reference and a solution that draws otherwise (rand, not
+    uniform_) both keep full marks whatever the seed (margins: bench/init_margins.py)."""
+    alternative = make_submission(tmp_path, "02_init", "alt", mutants(course, "02_init")["ALTERNATIVES"])
+    for r in grade_files(course, "02_init", [ROOT / "samples" / "02_init" / "perfect.ipynb", alternative], seed=seed):
+        assert r["score"] == r["max_score"], [e for e in r["exercises"] if e["status"] != "passed"]
+
+
 def test_the_unweighted_validation_average_is_caught(course, tmp_path):
     """The lesson's mean of batch means: 1000 samples at one loss and 1 at another."""
     checks = {}
