@@ -38,6 +38,7 @@ class Limits:
     reply_mib: int
     file_mib: int
     disk_mib: int
+    notebook_mib: int
     processes: int
     open_files: int
 

@@ -46,9 +46,12 @@ def find(source: str, banned: list[str]) -> str | None:
     """A message naming the first forbidden use in `source`, or None."""
     try:
         tree = ast.parse(source)
+        docs = _docstrings(tree)
     except SyntaxError:
         return None  # running the cell reports the syntax error
-    docs = _docstrings(tree)
+    except (RecursionError, MemoryError):
+        # compile() may still take what ast.parse cannot: a cell that cannot be checked does not pass
+        return "is nested too deeply to be checked for forbidden functions; write it plainly"
     for node in ast.walk(tree):
         line = getattr(node, "lineno", "?")
         if isinstance(node, (ast.Import, ast.ImportFrom)):

@@ -17,9 +17,9 @@ from typing import Any, Callable
 
 from . import forbidden, notebook, wire
 from .checks import Check, Context, Inputs, registry
-from .config import Course
+from .config import Assignment, Course
 from .reference import Reference
-from .sandbox import ExerciseRun, Job, Sandbox
+from .sandbox import ExerciseRun, Job, Sandbox, SandboxError
 
 
 def available_devices(wanted: list[str]) -> list[str]:
@@ -57,10 +57,13 @@ def judge(check: Check, device: str, reply: dict | None, expected: Expected, cou
     else:
         want, torch_says = expected.get(check, device)
         ctx = Context(device=device, tolerance=course.tolerance, oracle=torch_says)
-        msg = check.judge(reply["value"], want, ctx)
-        if msg is None and check.oracle:
-            msg = check.judge(reply["value"], torch_says, ctx)
-            msg = msg and f"differs from torch: {msg}"
+        try:
+            msg = check.judge(reply["value"], want, ctx)
+            if msg is None and check.oracle:
+                msg = check.judge(reply["value"], torch_says, ctx)
+                msg = msg and f"differs from torch: {msg}"
+        except Exception as e:  # whatever came back, odd enough to trip a judge, is simply wrong
+            msg = f"returned something that cannot be compared ({type(e).__name__})"
         out["passed"], out["message"] = msg is None, msg or ""
     return out
 
@@ -109,7 +112,7 @@ def cells_to_run(nb: notebook.Notebook, ref: Reference) -> list[dict]:
 
 def read_submission(path: Path, ref: Reference) -> notebook.Notebook:
     """The notebook, if it is a readable notebook of this assignment; NotebookError otherwise."""
-    nb = notebook.read(path)
+    nb = notebook.read(path, ref.course.limits.notebook_mib)
     ids, a = set(nb.solutions()), ref.assignment
     if not ids & set(a.exercises):
         other = [n for n, o in ref.course.assignments.items() if ids & set(o.exercises)]
@@ -162,14 +165,11 @@ def grade_exercise(ex: str, points: float, nb: notebook.Notebook, box: Sandbox, 
 def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str], seed: int,
                    expected: Expected, visible_only: bool = False) -> dict:
     a = ref.assignment
-    result = {"student": student, "assignment": a.name, "score": 0.0, "max_score": sum(a.points.values()),
-              "devices": devices, "seed": seed, "exercises": [], "errors": []}
+    result = _result(a, student, devices, seed)
     try:
         nb = read_submission(path, ref)
     except notebook.NotebookError as e:
-        result["errors"].append(str(e))
-        result["exercises"] = [_exercise(ex, p, "error", str(e), []) for ex, p in a.points.items()]
-        return result
+        return _failed(a, result, str(e))
 
     result["errors"] += structure_errors(nb, ref)
     cells = cells_to_run(nb, ref)
@@ -210,6 +210,19 @@ def _add_notebook_tests(result: dict, nb: notebook.Notebook, ref: Reference) -> 
             e["status"] = "partial"
 
 
+def _result(a: Assignment, student: str, devices: list[str], seed: int) -> dict:
+    return {"student": student, "assignment": a.name, "score": 0.0, "max_score": sum(a.points.values()),
+            "devices": devices, "seed": seed, "exercises": [], "errors": []}
+
+
+def _failed(a: Assignment, result: dict, why: str) -> dict:
+    """A submission that could not be graded: every exercise `error`, and why."""
+    result["errors"].append(why)
+    result["exercises"] = [_exercise(ex, p, "error", why, []) for ex, p in a.points.items()]
+    result["score"] = 0.0
+    return result
+
+
 def _exercise(ex: str, points: float, status: str, message: str, checks: list[dict], score: float = 0.0) -> dict:
     return {"id": ex, "score": round(score, 6), "max_score": points, "status": status,
             "message": message, "checks": checks}
@@ -225,7 +238,13 @@ def grade(course: Course, assignment: str, submissions: list[tuple[str, Path]], 
     expected = Expected(ref, seed)
     results = []
     for student, path in submissions:
-        r = grade_notebook(path, student, ref, devices, seed, expected, visible_only)
+        try:
+            r = grade_notebook(path, student, ref, devices, seed, expected, visible_only)
+        except SandboxError:
+            raise   # the host cannot grade at all (or strict mode refuses): stop the batch
+        except Exception as e:  # a bug of the kit's, met on this submission: the others still get graded
+            r = _failed(ref.assignment, _result(ref.assignment, student, devices, seed),
+                        f"{path}: internal error of the grader ({type(e).__name__}: {str(e)[:200]}); please report it")
         results.append(r)
         if on_result:
             on_result(r)

@@ -57,12 +57,15 @@ class Notebook:
         return out
 
 
-def read(path: Path) -> Notebook:
+def read(path: Path, max_mib: int = 64) -> Notebook:
     """Read and validate a notebook; NotebookError names the file and the problem."""
     import nbformat  # validation is nbformat's job; its import costs about a second
 
     path = Path(path)
     try:
+        if path.stat().st_size > max_mib << 20:
+            raise NotebookError(f"{path}: not graded: {path.stat().st_size >> 20} MiB is over the "
+                                f"{max_mib} MiB a notebook may take (clear its outputs)")
         text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise NotebookError(f"{path}: cannot read: {e.strerror or e}") from None
@@ -74,6 +77,8 @@ def read(path: Path) -> Notebook:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
         raise NotebookError(f"{path}: not a notebook (invalid JSON at line {e.lineno}, column {e.colno}: {e.msg})") from None
+    except RecursionError:
+        raise NotebookError(f"{path}: not a notebook (JSON nested too deeply)") from None
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
         raise NotebookError(f"{path}: not a notebook (JSON without cells)")
     major = raw.get("nbformat")

@@ -139,6 +139,8 @@ def parse_message(body: bytes) -> dict:
         message = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise WireError(f"not JSON: {e}") from None
+    except RecursionError:   # a reply of `[[[[...]]]]`: it must not take the grader down
+        raise WireError("not JSON: nested too deeply") from None
     if not isinstance(message, dict):
         raise WireError("reply is not an object")
     return message

@@ -27,7 +27,8 @@ import traceback
 from pathlib import Path
 
 NO_MORE_JOBS = 113   # a child's exit code for 'the grader closed the job pipe'
-PRELOAD = ["torch", "torch.nn.functional", "torch.optim", "numpy", "matplotlib.pyplot", "sklearn.datasets"]
+PRELOAD = ["torch", "torch.nn.functional", "torch.optim", "numpy", "matplotlib.pyplot", "sklearn.datasets",
+           "autograder.isolation", "autograder.tripwire"]   # once here, not once per child
 
 
 class CellTimeout(BaseException):
@@ -225,7 +226,6 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str, course_root
             pass
     registry(module)
     _warm_optim()
-    import autograder.tripwire  # noqa: F401  (imported before the children need it)
     sandbox = _sandbox_paths(course_root)
     # orphans of a child (a double fork, setsid) become ours, so none escapes the cleanup
     become_subreaper()

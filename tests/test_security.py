@@ -18,12 +18,14 @@ a sandbox: there the "blocked" attacks fail their test instead of harming the ma
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import subprocess
 import textwrap
 import threading
 from dataclasses import dataclass, field
+from typing import Callable
 
 import pytest
 
@@ -43,10 +45,13 @@ IMPORTS = "import builtins, ctypes, gc, glob, importlib, inspect, json, math, os
 @dataclass
 class Attack:
     name: str
-    expect: str                 # "blocked", "no gain" or a status
+    expect: str                 # "blocked", "no gain", "unreadable" (every exercise error) or a status
     target: str = "logsumexp"
     source: str | None = None   # the target cell; None keeps the reference
     extra: list[str] = field(default_factory=list)
+    edit: Callable[[dict], None] | None = None   # changes the notebook's JSON
+    raw: bytes | None = None    # the whole file, instead of a notebook
+    error: str = ""             # what the report's `errors` must mention
 
 
 def blocked(name: str, attack: str, once: bool = False, extra: list[str] = ()) -> Attack:
@@ -299,14 +304,38 @@ def logsumexp(x):
     return getattr(torch, "logsum" + "exp")(x, -1)
 '''),
     # -- tampering --------------------------------------------------------------------------------
-    Attack("edits its visible test cell to pass", "no gain", source=IMPORTS + "def logsumexp(x):\n" + ZEROS),
+    Attack("edits its visible test cell to pass", "no gain", source=IMPORTS + "def logsumexp(x):\n" + ZEROS,
+           edit=lambda nb: _cell(nb, "logsumexp_tests").update(source="assert True")),
+    Attack("deletes its solution cell", "missing", edit=lambda nb: nb["cells"].remove(_cell(nb, "logsumexp"))),
+    Attack("renames its solution cell's id", "missing", edit=lambda nb: _grade_id(nb, "logsumexp", "logsumexp_v2")),
+    Attack("gives two cells one id", "missing", target="collate", error="'Dataset' is used by 2 cells",
+           edit=lambda nb: _grade_id(nb, "collate", "Dataset")),
+    Attack("changes a locked given cell", "passed", error="was changed",
+           edit=lambda nb: _cell(nb, "given_data").update(source="# mine now\n" + "".join(_cell(nb, "given_data")["source"]))),
+    # -- malformed input --------------------------------------------------------------------------
+    Attack("is not JSON", "unreadable", raw=b"print('hello')", error="invalid JSON"),
+    Attack("is empty", "unreadable", raw=b"", error="empty"),
+    Attack("is binary", "unreadable", raw=bytes(range(256)) * 4, error="binary"),
+    Attack("is truncated", "unreadable", raw=(ROOT / "samples" / A / "perfect.ipynb").read_bytes()[:3000], error="invalid JSON"),
+    Attack("is an old nbformat", "unreadable", raw=b'{"nbformat": 3, "nbformat_minor": 0, "worksheets": [], "metadata": {}}',
+           error="nbformat 3"),
+    Attack("is another assignment's notebook", "unreadable",
+           raw=(ROOT / "samples" / "05_anneal" / "perfect.ipynb").read_bytes(), error="05_anneal"),
+    Attack("is JSON nested 200 000 deep", "unreadable", raw=b'{"cells": ' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+           error="nested too deeply"),
+    Attack("is over the size limit", "unreadable", raw=b'{"cells": [], "pad": "' + b"x" * (65 << 20) + b'"}',
+           error="MiB"),
+    Attack("is not a valid notebook", "unreadable", raw=b'{"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [{"cell_type": "code"}]}',
+           error="not a valid notebook"),
 ]
 
 
-def _tamper_tests(nb: dict) -> None:
-    for cell in nb["cells"]:
-        if cell["metadata"].get("nbgrader", {}).get("grade_id") == "logsumexp_tests":
-            cell["source"] = "assert True"
+def _cell(nb: dict, grade_id: str) -> dict:
+    return next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id)
+
+
+def _grade_id(nb: dict, old: str, new: str) -> None:
+    _cell(nb, old)["metadata"]["nbgrader"]["grade_id"] = new
 
 
 TARGETS = [ROOT / "course.toml", ROOT / "autograder" / "__init__.py", ROOT / "results.json", ROOT / "gradebook.db"]
@@ -352,11 +381,12 @@ def graded(course, tmp_path_factory):
             source = source.replace(f"({k})", f"({v})").replace(f", {k})", f", {v})") if source else source
         path = make_submission(tmp, A, f"attack{i:02d}", {attack.target: source} if source else None,
                                extra_cells=attack.extra)
-        if attack.name.startswith("edits its visible test"):
-            import json
+        if attack.edit:
             nb = json.loads(path.read_text())
-            _tamper_tests(nb)
+            attack.edit(nb)
             path.write_text(json.dumps(nb))
+        if attack.raw is not None:
+            path.write_bytes(attack.raw)
         paths.append(path)
     before = {"files": _files_digest(), "sleepers": _sleepers()}
     os.environ["COURSE_TEST_SECRET"] = SECRET      # the grader's environment holds a secret
@@ -382,6 +412,11 @@ def test_there_are_enough_attacks():
 def test_the_attack_gains_nothing_and_the_rest_is_graded(graded, course, attack):
     results, _, _ = graded
     r = results[attack.name]
+    assert not attack.error or any(attack.error in e for e in r["errors"]), r["errors"]
+    if attack.expect == "unreadable":
+        assert set(statuses(r).values()) == {"error"} and r["score"] == 0
+        assert f"{r['student']}.ipynb" in r["errors"][0], "the error names the file"
+        return
     ex = next(e for e in r["exercises"] if e["id"] == attack.target)
     why = [(c["name"], c["message"]) for c in ex["checks"] if not c["passed"]][:3]
     if attack.expect == "blocked":
