@@ -10,9 +10,12 @@ it and reported either way, so a report says which isolation was in force:
   size-capped tmpfs, so nothing the submission writes reaches the disk.
   As root directly; otherwise inside a new user namespace (Linux >= 3.8, if
   the host allows unprivileged user namespaces).
-- user: when the grader runs as root, the submission runs as `nobody`, or,
-  where `nobody` cannot read Python (installed under /root, say), as uid 0
-  with every capability dropped for good (locked securebits).
+- user: when the grader runs as root, the submission runs as `nobody`.
+  Where Python sits in a folder closed to others (pyenv under /root), a
+  tmpfs over that folder, in the child's mount namespace, holds only bind
+  mounts of the Python folders, so `nobody` reaches Python and nothing
+  else there. Where even that is impossible, the child stays uid 0 with
+  every capability dropped for good (locked securebits).
 - Landlock (Linux >= 5.13): the submission may read only the system, Python
   and its packages, minus the course folder and the kit's own packages
   (reference solutions, checks, sources); it may write only its working
@@ -29,10 +32,11 @@ import ctypes
 import os
 import pwd
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
-MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 1 << 18, 2, 4
+MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_BIND = 0x4000, 1 << 18, 2, 4, 4096
 PR_SET_NO_NEW_PRIVS = 38
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446   # the same on every architecture
 RULE_PATH_BENEATH = 1
@@ -135,7 +139,40 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-def _namespaces(workdir: str, disk_mib: int, uid: int, as_nobody: bool) -> None:
+def closed_ancestors(paths: list[str]) -> dict[str, list[str]]:
+    """For paths `nobody` cannot reach because a folder above them is closed to others (Python
+    installed under /root, mode 0700): that folder -> the outermost such paths below it."""
+    out: dict[str, list[str]] = {}
+    for p in sorted(paths, key=len):
+        parts = Path(p).parts
+        for i in range(1, len(parts)):
+            folder = str(Path(*parts[:i]))
+            if not os.stat(folder).st_mode & 0o001:
+                below = out.setdefault(folder, [])
+                if not any(Path(p).is_relative_to(b) for b in below):
+                    below.append(p)
+                break
+    return out
+
+
+def _reveal(closed: dict[str, list[str]]) -> None:
+    """In our own mount namespace: over each closed folder a fresh tmpfs that holds only the
+    paths below it that a submission may read, bind-mounted from where they are."""
+    for folder, paths in closed.items():
+        fds = [os.open(p, os.O_PATH | os.O_CLOEXEC) for p in paths]   # before the tmpfs hides them
+        try:
+            _check(_libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m,mode=0755"),
+                   f"mount tmpfs on {folder}")
+            for p, fd in zip(paths, fds):
+                os.makedirs(p, exist_ok=True)
+                _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), p.encode(), None, MS_BIND | MS_REC, None),
+                       f"bind mount {p}")
+        finally:
+            for fd in fds:
+                os.close(fd)
+
+
+def _namespaces(workdir: str, disk_mib: int, uid: int, plan: "Plan") -> None:
     """New network and mount namespaces; the working directory becomes a fresh tmpfs."""
     if os.getuid() == 0:
         _check(_libc.unshare(CLONE_NEWNET | CLONE_NEWNS), "unshare")
@@ -147,29 +184,56 @@ def _namespaces(workdir: str, disk_mib: int, uid: int, as_nobody: bool) -> None:
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    owner = pwd.getpwnam("nobody") if os.getuid() == 0 and as_nobody else None
+    owner = pwd.getpwnam("nobody") if os.getuid() == 0 and plan.as_nobody else None
     opts = f"size={disk_mib}m,mode=0700" + (f",uid={owner.pw_uid},gid={owner.pw_gid}" if owner else "")
     _check(_libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts.encode()),
            "mount tmpfs on the working directory")
     os.chdir(workdir)   # the old cwd is the folder under the new mount
+    if owner:
+        _reveal(plan.closed)
 
 
-def nobody_can_read(paths: list[str]) -> bool:
-    """Whether `nobody` may open each of `paths` (Python under /root, say, is closed to it)."""
+def _become_nobody() -> int:
+    nobody = pwd.getpwnam("nobody")
+    os.setgroups([])
+    os.setresgid(nobody.pw_gid, nobody.pw_gid, nobody.pw_gid)
+    os.setresuid(nobody.pw_uid, nobody.pw_uid, nobody.pw_uid)
+    return nobody.pw_uid
+
+
+def _nobody_can_read(paths: list[str], closed: dict[str, list[str]]) -> bool:
+    """Whether a child confined as `nobody` may open each of `paths` (tried in a fork)."""
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            nobody = pwd.getpwnam("nobody")
-            os.setgroups([])
-            os.setresgid(nobody.pw_gid, nobody.pw_gid, nobody.pw_gid)
-            os.setresuid(nobody.pw_uid, nobody.pw_uid, nobody.pw_uid)
+            if closed:
+                _check(_libc.unshare(CLONE_NEWNS), "unshare")
+                _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+                _reveal(closed)
+            _become_nobody()
             for p in paths:
                 os.close(os.open(p, os.O_RDONLY))
             code = 0
         finally:
             os._exit(code)
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Worked out once in the sandbox parent, applied in every child."""
+    readable: list[str]                  # what a submission may read
+    closed: dict[str, list[str]]         # folders closed to nobody -> readable paths below them
+    as_nobody: bool                      # run as nobody (the grader runs as root and nobody can read Python)
+
+
+def plan(denied: list[Path], probe: list[str]) -> Plan:
+    """`probe`: files a child must be able to read (Python's os.py, torch's __init__.py)."""
+    readable = readable_paths(denied)
+    closed = closed_ancestors(readable)
+    as_nobody = os.getuid() == 0 and (_nobody_can_read(probe, {}) or bool(closed) and _nobody_can_read(probe, closed))
+    return Plan(readable, closed, as_nobody)
 
 
 PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 28, 47, 4
@@ -189,22 +253,18 @@ def _drop_capabilities() -> None:
     _check(_libc.capset(header, data), "capset")
 
 
-def _drop_root(as_nobody: bool) -> str:
-    if not as_nobody:
-        _drop_capabilities()
-        return "uid 0 with every capability dropped (nobody cannot read this Python installation)"
-    nobody = pwd.getpwnam("nobody")
-    os.setgroups([])
-    os.setresgid(nobody.pw_gid, nobody.pw_gid, nobody.pw_gid)
-    os.setresuid(nobody.pw_uid, nobody.pw_uid, nobody.pw_uid)
-    return f"nobody (uid {nobody.pw_uid}), the grader runs as root"
+def _drop_root(plan: Plan, namespaces: bool) -> str:
+    if plan.as_nobody and (namespaces or not plan.closed):
+        return f"nobody (uid {_become_nobody()}), the grader runs as root"
+    _drop_capabilities()
+    return "uid 0 with every capability dropped (nobody cannot read this Python installation)"
 
 
 LAYERS = ("namespaces", "user", "landlock")
 
 
-def confine(workdir: str, readable: list[str], writable: list[str], disk_mib: int,
-            as_nobody: bool = True, without: frozenset[str] = frozenset()) -> dict[str, str]:
+def confine(workdir: str, plan: Plan, writable: list[str], disk_mib: int,
+            without: frozenset[str] = frozenset()) -> dict[str, str]:
     """Apply every layer the host allows, but those in `without`; return what is in force,
     layer by layer. A value starting with "none" means the layer is missing (and why)."""
     state: dict[str, str] = {}
@@ -213,14 +273,15 @@ def confine(workdir: str, readable: list[str], writable: list[str], disk_mib: in
     try:
         if "namespaces" in without:
             raise off
-        _namespaces(workdir, disk_mib, uid, as_nobody)
+        _namespaces(workdir, disk_mib, uid, plan)
         state["namespaces"] = f"network and mount (working directory: a {disk_mib} MiB tmpfs)"
     except OSError as e:
         state["namespaces"] = f"none ({e.strerror or e})"
     try:
         if uid == 0 and "user" in without:
             raise off
-        state["user"] = _drop_root(as_nobody) if uid == 0 else f"uid {uid}, the grader's own (not root)"
+        has_ns = state["namespaces"].startswith("network")
+        state["user"] = _drop_root(plan, has_ns) if uid == 0 else f"uid {uid}, the grader's own (not root)"
     except (OSError, KeyError) as e:
         state["user"] = f"none: still root ({e.strerror if isinstance(e, OSError) else e})"
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")
@@ -231,7 +292,7 @@ def confine(workdir: str, readable: list[str], writable: list[str], disk_mib: in
             raise off
         if not abi:
             raise OSError(0, "Landlock is not enabled in this kernel")
-        _landlock(abi, readable, [workdir, *writable])
+        _landlock(abi, plan.readable, [workdir, *writable])
         state["filesystem"] = f"landlock ABI {abi}: reads limited to system and Python folders, writes to the working directory"
         state["signals"] = "landlock: none to processes outside the sandbox" if abi >= 6 else "none (Landlock ABI < 6)"
     except OSError as e:

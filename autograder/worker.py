@@ -124,7 +124,7 @@ def limit_resources(limits: dict, cuda: bool) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mib"] * mib,) * 2)
 
 
-def child(job_fd: int, result_fd: int, sandbox: dict) -> int:
+def child(job_fd: int, result_fd: int, plan) -> int:
     from . import isolation, wire
     from .checks import Inputs, Namespace, registry
     from .tripwire import Tripwire
@@ -142,8 +142,7 @@ def child(job_fd: int, result_fd: int, sandbox: dict) -> int:
     writable = [str(p) for p in Path("/dev").glob("nvidia*")] if cuda else []
     # COURSE_SANDBOX_WITHOUT=landlock,... shows how the kit behaves on a host without those layers
     without = frozenset(os.environ.get("COURSE_SANDBOX_WITHOUT", "").split(","))
-    layers = isolation.confine(os.getcwd(), sandbox["readable"], isolation.DEVICES_RW + writable,
-                               job["limits"]["disk_mib"], sandbox["as_nobody"], without)
+    layers = isolation.confine(os.getcwd(), plan, isolation.DEVICES_RW + writable, job["limits"]["disk_mib"], without)
     send({"kind": "isolation", "layers": layers})
     if job["strict"] and isolation.missing(layers):
         return 0  # the grader refuses to go on; no student code has run
@@ -199,19 +198,19 @@ class _Blocked:
         return None
 
 
-def _sandbox_paths(course_root: str) -> dict:
-    """Computed once here, used by every child: what it may read, and whether as nobody."""
+def _sandbox_plan(course_root: str):
+    """Worked out once here, used by every child: what it may read, and as whom it runs."""
     import importlib.util
     import torch
     from . import isolation
     kit = Path(__file__).resolve().parent
     solutions = importlib.util.find_spec("solutions")
     denied = [Path(course_root), kit] + ([Path(solutions.origin).parent] if solutions and solutions.origin else [])
-    as_nobody = os.getuid() == 0 and isolation.nobody_can_read([os.__file__, torch.__file__])
-    if as_nobody:   # where no tmpfs can be mounted, nobody works in this folder
+    plan = isolation.plan(denied, probe=[os.__file__, torch.__file__])
+    if plan.as_nobody:   # where no tmpfs can be mounted, nobody works in this folder
         nobody = pwd.getpwnam("nobody")
         os.chown(".", nobody.pw_uid, nobody.pw_gid)
-    return {"readable": isolation.readable_paths(denied), "as_nobody": as_nobody}
+    return plan
 
 
 def parent(job_fd: int, result_fd: int, status_fd: int, module: str, course_root: str) -> None:
@@ -226,7 +225,7 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str, course_root
             pass
     registry(module)
     _warm_optim()
-    sandbox = _sandbox_paths(course_root)
+    plan = _sandbox_plan(course_root)
     # orphans of a child (a double fork, setsid) become ours, so none escapes the cleanup
     become_subreaper()
     sys.meta_path.insert(0, _Blocked())
@@ -237,7 +236,7 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str, course_root
             code = 1
             try:
                 os.close(status_fd)
-                code = child(job_fd, result_fd, sandbox)
+                code = child(job_fd, result_fd, plan)
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)

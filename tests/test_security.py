@@ -188,10 +188,17 @@ for p in ["refs.txt", os.path.expanduser("~/refs.txt")]:
         u.sendto(b"pwned", ("127.0.0.1", UDP_PORT))
         won = "a UDP datagram sent"''', once=True),
     blocked("writes outside its folder", f'''
-        for p in ["{CANARY}", "{ROOT}/course.toml", "{ROOT}/autograder/__init__.py", os.path.expanduser("~/../x"),
-                  os.environ.get("MPLCONFIGDIR", "/nonexistent") + "/evil"]:
+        # existing files of the grader's are opened for appending but not written: harmless without a sandbox
+        for p in ["{ROOT}/course.toml", "{ROOT}/autograder/__init__.py",
+                  os.environ.get("MPLCONFIGDIR", "/nonexistent") + "/fontlist-v390.json"]:
             try:
-                open(p, "a").write("pwned")
+                open(p, "a").close()
+                won = p
+            except OSError:
+                pass
+        for p in ["{CANARY}", "{ROOT}/course-attack-canary", os.path.expanduser("~/../course-attack-canary")]:
+            try:
+                open(p, "w").write("pwned")
                 won = p
             except OSError:
                 pass''', once=True),
@@ -298,6 +305,16 @@ class Optimizer():
             if p.grad is not None:
                 p.grad.zero_()
 '''),
+    Attack("default_collate through importlib", "forbidden", target="collate", source='''import importlib
+def collate(b):
+    return importlib.import_module("torch.utils.da" + "ta").default_collate(b)
+'''),
+    Attack("a subclass of torch's DataLoader", "forbidden", target="DataLoader", source='''import importlib
+_data = importlib.import_module("torch.utils.da" + "ta")
+class DataLoader(_data.DataLoader):
+    def __init__(self, ds, sampler, collate_fn=collate):
+        super().__init__(ds, batch_sampler=sampler, collate_fn=collate_fn)
+'''),
     Attack("switches the tracing off", "forbidden", source=IMPORTS + '''
 def logsumexp(x):
     sys.setprofile(None)
@@ -338,7 +355,8 @@ def _grade_id(nb: dict, old: str, new: str) -> None:
     _cell(nb, old)["metadata"]["nbgrader"]["grade_id"] = new
 
 
-TARGETS = [ROOT / "course.toml", ROOT / "autograder" / "__init__.py", ROOT / "results.json", ROOT / "gradebook.db"]
+TARGETS = [ROOT / "course.toml", ROOT / "autograder" / "__init__.py", ROOT / "results.json", ROOT / "gradebook.db",
+           ROOT / "course-attack-canary"]
 
 
 def _files_digest() -> str:
@@ -445,3 +463,35 @@ def test_the_report_says_which_isolation_was_in_force(graded):
     layers = results["getattr with a built name"]["isolation"]
     assert set(layers) == {"namespaces", "user", "filesystem", "signals", "network"}
     assert all(isinstance(v, str) and v for v in layers.values())
+
+
+def _grade_perfect(tmp_path, *flags: str) -> tuple[int, str, dict | None]:
+    from autograder import cli
+    import contextlib
+    import io
+    report, err = tmp_path / "report.json", io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        rc = cli.main(["--root", str(ROOT), "grade", A, str(ROOT / "samples" / A / "perfect.ipynb"),
+                       "--seed", "1", "--device", "cpu", "--json", str(report), *flags])
+    return rc, err.getvalue(), json.loads(report.read_text())["results"][0] if report.exists() else None
+
+
+def test_a_missing_layer_is_reported_and_strict_mode_refuses_to_grade(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_SANDBOX_WITHOUT", "landlock")
+    rc, _, result = _grade_perfect(tmp_path)
+    assert rc == 0 and result["score"] == result["max_score"]
+    assert result["isolation"]["filesystem"].startswith("none (turned off")
+    (tmp_path / "report.json").unlink()
+    rc, err, result = _grade_perfect(tmp_path, "--strict")
+    assert rc == 2 and result is None
+    assert "strict mode" in err and "filesystem" in err and "Traceback" not in err
+
+
+def test_strict_mode_grades_where_every_layer_is_in_force(tmp_path):
+    from autograder.isolation import missing
+    rc, _, result = _grade_perfect(tmp_path)
+    if missing(result["isolation"]):
+        pytest.skip(f"this host lacks {missing(result['isolation'])}")
+    (tmp_path / "report.json").unlink()
+    rc, err, result = _grade_perfect(tmp_path, "--strict")
+    assert rc == 0 and result["score"] == result["max_score"], err
