@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from pathlib import Path
 
-from . import config, grade, release, report, submissions
+from . import config, grade, progress, release, report, store, submissions
 from .sandbox import SandboxError
 
 
@@ -32,19 +33,35 @@ def cmd_release(course: config.Course, args) -> int:
     return 0
 
 
+def _seed(course: config.Course, args, store_dir: Path | None) -> int:
+    if args.seed is not None:
+        return args.seed
+    if course.seed is not None or store_dir is None:
+        return course.draw_seed()
+    return store.remembered_seed(store_dir, args.assignment, course.draw_seed(), renew=args.force)
+
+
 def cmd_grade(course: config.Course, args) -> int:
     course.assignment(args.assignment)
     if args.strict:
         course = dataclasses.replace(course, strict=True)
     devices = _devices(course, args.device)
-    seed = args.seed if args.seed is not None else course.draw_seed()
     subs = submissions.find(args.submissions, args.assignment)
     if not subs:
         print(f"no submissions of {args.assignment} found in {' '.join(args.submissions)}", file=sys.stderr)
         return 2
-    progress = (lambda r: print(f"graded {r['student']}: {r['score']:g}/{r['max_score']:g}", file=sys.stderr)) \
-        if len(subs) > 1 else None
-    results = grade.grade(course, args.assignment, subs, devices, seed, on_result=progress)
+    store_dir = None if args.no_store else (args.store or course.root / ".grades")
+    seed = _seed(course, args, store_dir)
+    kept = store.Store(store_dir, course, args.assignment, devices, seed, force=args.force) if store_dir else None
+    show = progress.Progress(len(subs), sys.stderr)
+    if args.scheduler:
+        from . import cluster
+        results = cluster.grade(args.scheduler, course, args.assignment, subs, devices, seed,
+                                on_result=show, store=kept)
+    else:
+        results = grade.grade(course, args.assignment, subs, devices, seed, on_result=show,
+                              workers=args.workers, store=kept)
+    show.done()
     if args.json:
         report.write_json(args.json, results)
     report.table(results, sys.stdout, detail=args.detail)
@@ -82,6 +99,14 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--device", choices=["cpu", "cuda", "all"])
     g.add_argument("--seed", type=int, help="seed for the checks' random inputs (default: course.toml)")
     g.add_argument("--detail", action="store_true", help="print every failing check")
+    g.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="submissions graded at once (default: the machine's cores)")
+    g.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on a dask.distributed cluster (tcp://host:8786) instead of here")
+    g.add_argument("--store", type=Path, help="where finished grades are kept, so a stopped batch resumes "
+                                               "(default: .grades in the course folder)")
+    g.add_argument("--no-store", action="store_true", help="keep no grades between runs")
+    g.add_argument("--force", action="store_true", help="grade again what the store already holds (new seed)")
     g.add_argument("--strict", action="store_true",
                    help="refuse to grade unless every isolation layer is in force (see README, Security)")
     g.set_defaults(run=cmd_grade)

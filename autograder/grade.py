@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -19,7 +21,9 @@ from . import forbidden, notebook, wire
 from .checks import Check, Context, Inputs, registry
 from .config import Assignment, Course
 from .reference import Reference
-from .sandbox import ExerciseRun, Job, Sandbox, SandboxError
+from .pool import Pool
+from .sandbox import ExerciseRun, Job, Sandbox, SandboxError, env
+from .store import Store
 
 
 def available_devices(wanted: list[str]) -> list[str]:
@@ -33,6 +37,13 @@ class Expected:
     ref: Reference
     seed: int
     cache: dict[tuple[str, str, str], tuple[Any, Any]] = field(default_factory=dict)
+
+    def fill(self, devices: list[str]) -> None:
+        """Compute every check's expected values now, in this thread."""
+        for ex in self.ref.assignment.exercises:
+            for check in registry(self.ref.assignment.module).for_exercise(ex):
+                for device in devices:
+                    self.get(check, device)
 
     def get(self, check: Check, device: str) -> tuple[Any, Any]:
         key = (check.exercise, check.name, device)
@@ -163,7 +174,7 @@ def grade_exercise(ex: str, points: float, nb: notebook.Notebook, box: Sandbox, 
 
 
 def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str], seed: int,
-                   expected: Expected, visible_only: bool = False) -> dict:
+                   expected: Expected, pool: Pool, visible_only: bool = False) -> dict:
     a = ref.assignment
     result = _result(a, student, devices, seed)
     try:
@@ -175,7 +186,7 @@ def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str],
     cells = cells_to_run(nb, ref)
     cell_report: list[dict] | None = None
     deadline = time.monotonic() + ref.course.limits.submission_timeout
-    with Sandbox(cells, ref.course, a.module) as box:
+    with Sandbox(cells, ref.course, a.module, pool) as box:
         for ex, points in a.points.items():
             exercise, run = grade_exercise(ex, points, nb, box, ref, devices, seed, expected,
                                            deadline - time.monotonic(), visible_only)
@@ -185,18 +196,18 @@ def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str],
             if run is not None and run.isolation and "isolation" not in result:
                 result["isolation"] = run.isolation
     if visible_only:
-        _add_notebook_tests(result, nb, ref)
+        _add_notebook_tests(result, nb, ref, pool)
     labels = {c["index"]: c["label"] for c in cells}
     result["errors"] += [f"{labels.get(s['index'], s['index'])} raised {s['error']}" for s in cell_report or [] if not s["ok"]]
     result["score"] = sum(e["score"] for e in result["exercises"])
     return result
 
 
-def _add_notebook_tests(result: dict, nb: notebook.Notebook, ref: Reference) -> None:
+def _add_notebook_tests(result: dict, nb: notebook.Notebook, ref: Reference, pool: Pool) -> None:
     """The self-check also runs the whole notebook once and reports each visible test cell."""
     course, a = ref.course, ref.assignment
     cells = [_runnable(c) for c in nb.cells if c.code]
-    with Sandbox(cells, course, a.module) as box:
+    with Sandbox(cells, course, a.module, pool) as box:
         run = box.run(Job("", a.module, [], [], ["cpu"], 0), course.limits.submission_timeout)
     status = {s["index"]: s for s in run.cells or []}
     tests = {c.grade_id: c for c in nb.cells if c.grade_id and c.grade_id.endswith("_tests")}
@@ -231,21 +242,57 @@ def _exercise(ex: str, points: float, status: str, message: str, checks: list[di
 Progress = Callable[[dict], None]
 
 
+def grade_one(path: Path, student: str, ref: Reference, devices: list[str], seed: int, expected: Expected,
+              pool: Pool, visible_only: bool = False) -> dict:
+    """`grade_notebook`, but a bug of the kit's met on this submission is reported in its result."""
+    try:
+        return grade_notebook(path, student, ref, devices, seed, expected, pool, visible_only)
+    except SandboxError:
+        raise   # the host cannot grade at all (or strict mode refuses): stop the batch
+    except Exception as e:
+        return _failed(ref.assignment, _result(ref.assignment, student, devices, seed),
+                       f"{path}: internal error of the grader ({type(e).__name__}: {str(e)[:200]}); please report it")
+
+
 def grade(course: Course, assignment: str, submissions: list[tuple[str, Path]], devices: list[str],
-          seed: int, visible_only: bool = False, on_result: Progress | None = None) -> list[dict]:
-    """Grade every (student, notebook) pair; one submission's failure never stops the others."""
+          seed: int, visible_only: bool = False, on_result: Progress | None = None, workers: int = 1,
+          store: Store | None = None) -> list[dict]:
+    """Grade every (student, notebook) pair, `workers` at a time; one submission's failure never
+    stops the others. Results come back in the order of `submissions`, whatever `workers` is.
+    With a `store`, a submission graded before (same notebook, course and kit) is not graded again."""
     ref = Reference(course, course.assignment(assignment))
+    results: list[dict | None] = [None] * len(submissions)
+    todo = []
+    for i, (student, path) in enumerate(submissions):
+        kept = store.get(path, student) if store else None
+        if kept is not None:
+            results[i] = kept
+            if on_result:
+                on_result(kept)
+        else:
+            todo.append(i)
+    if not todo:
+        return results
     expected = Expected(ref, seed)
-    results = []
-    for student, path in submissions:
-        try:
-            r = grade_notebook(path, student, ref, devices, seed, expected, visible_only)
-        except SandboxError:
-            raise   # the host cannot grade at all (or strict mode refuses): stop the batch
-        except Exception as e:  # a bug of the kit's, met on this submission: the others still get graded
-            r = _failed(ref.assignment, _result(ref.assignment, student, devices, seed),
-                        f"{path}: internal error of the grader ({type(e).__name__}: {str(e)[:200]}); please report it")
-        results.append(r)
-        if on_result:
-            on_result(r)
+    expected.fill(devices)   # before any thread starts: every thread then only reads
+
+    def one(i: int) -> dict:
+        student, path = submissions[i]
+        r = grade_one(path, student, ref, devices, seed, expected, pool, visible_only)
+        if store:
+            store.put(path, r)
+        return r
+
+    with Pool(course.root, [ref.assignment.module], env(Path(tempfile.gettempdir()))) as pool:
+        with ThreadPoolExecutor(max(1, workers)) as ex:
+            futures = {ex.submit(one, i): i for i in todo}
+            try:
+                for f in as_completed(futures):
+                    results[futures[f]] = f.result()
+                    if on_result:
+                        on_result(results[futures[f]])
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
     return results

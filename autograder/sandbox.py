@@ -1,8 +1,8 @@
 """The grader side of the sandbox: runs one submission's exercises in other processes.
 
-A `Sandbox` starts a warm parent process (`autograder.worker`) in its own
-session, working directory and scrubbed environment, and asks it for one
-forked child per exercise. The grader enforces every time limit itself: a
+A `Sandbox` has the pool server (`pool`) fork a sandbox parent
+(`worker.parent`) in its own session, working directory and scrubbed
+environment, and asks that parent for one forked child per exercise. The grader enforces every time limit itself: a
 child that runs past its exercise's time, sends something malformed or
 takes its parent down gets its whole session killed, and the next exercise
 starts a fresh parent. What comes back is decoded and schema-checked plain
@@ -10,17 +10,13 @@ data (`wire`), never trusted beyond that.
 
 Before any student code runs, each child confines itself (`isolation`) and
 says which layers are in force; in strict mode a missing layer stops the
-grading with `SandboxError`. A pool of pre-warmed parents can replace
-`_start` later without touching the checks: they only see `Job`s and
-`ExerciseRun`s.
+grading with `SandboxError`.
 """
 from __future__ import annotations
 
 import os
 import select
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -32,6 +28,7 @@ from typing import Any
 from . import wire
 from .config import Course
 from .isolation import missing
+from .pool import Pool, PoolError
 from .procs import kill_tree
 
 
@@ -63,7 +60,7 @@ class SandboxError(Exception):
     """The sandbox itself could not be started (a fault of the host, not of a submission)."""
 
 
-def _env(workdir: Path) -> dict[str, str]:
+def env(workdir: Path) -> dict[str, str]:
     """A scrubbed environment: nothing of the grader's but what torch needs to find devices."""
     env = {
         "PATH": os.defpath, "HOME": str(workdir), "TMPDIR": str(workdir), "LANG": "C.UTF-8",
@@ -105,13 +102,12 @@ class _Frames:
 class Sandbox:
     """The processes of one submission. Use as a context manager."""
 
-    def __init__(self, cells: list[dict], course: Course, module: str):
-        self.cells, self.limits, self.module = cells, course.limits, module
-        self.root = course.root          # hidden from the submission
+    def __init__(self, cells: list[dict], course: Course, module: str, pool: Pool):
+        self.cells, self.limits, self.module, self.pool = cells, course.limits, module, pool
         self.strict = course.strict
         self.skip: set[int] = set()          # cells that timed out once are not run again
         self.cells_hung = False              # the cells never finished: every exercise would wait again
-        self.proc: subprocess.Popen | None = None
+        self.pid: int | None = None          # the sandbox parent
         self.workdir = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
 
     # -- lifecycle ----------------------------------------------------------
@@ -120,13 +116,9 @@ class Sandbox:
         self.result_r, result_w = os.pipe()
         self.status_r, status_w = os.pipe()
         try:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "autograder.worker", str(job_r), str(result_w), str(status_w),
-                 self.module, str(self.root)],
-                pass_fds=(job_r, result_w, status_w), cwd=self.workdir, env=_env(self.workdir),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                stderr=None if os.environ.get("COURSE_SANDBOX_DEBUG") else subprocess.DEVNULL,
-                start_new_session=True)
+            self.pid = self.pool.spawn(self.module, self.workdir, env(self.workdir), (job_r, result_w, status_w))
+        except PoolError as e:
+            raise SandboxError(str(e)) from None
         finally:
             for fd in (job_r, result_w, status_w):
                 os.close(fd)
@@ -147,16 +139,15 @@ class Sandbox:
         return []
 
     def _stop(self) -> None:
-        if self.proc is None:
+        if self.pid is None:
             return
-        kill_tree(self.proc.pid)
-        self.proc.wait()
+        kill_tree(self.pid)   # the pool server, its parent, reaps it
         for fd in (self.job_w, self.result_r, self.status_r):
             try:
                 os.close(fd)
             except OSError:
                 pass
-        self.proc = None
+        self.pid = None
 
     def close(self) -> None:
         self._stop()
@@ -174,7 +165,7 @@ class Sandbox:
         if self.cells_hung:
             return ExerciseRun("timeout", "the notebook's cells did not finish within an earlier exercise's "
                                           "time limit, so they were not run again")
-        if self.proc is None:
+        if self.pid is None:
             self._start()
         start = time.monotonic()
         nonce = uuid.uuid4().hex

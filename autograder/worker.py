@@ -1,13 +1,10 @@
-"""The sandbox side: a warm parent that forks one process per exercise.
+"""The sandbox side: a sandbox parent per submission that forks one process per exercise.
 
-Started by `sandbox.Sandbox` as
-
-    python -I -m autograder.worker JOB_FD RESULT_FD STATUS_FD CHECKS_MODULE COURSE_ROOT
-
-The parent imports torch and the checks once, then forks a child per job.
-Each child confines itself (`isolation`: namespaces, user, Landlock, which
-hides COURSE_ROOT and the kit's sources) before it reads any student code.
-It never runs student code and never reads a job: each child reads its own
+The pool server (`pool`) imports torch and the checks once (`preload`) and
+forks a sandbox `parent` per submission, which forks a child per job. Each
+child confines itself (`isolation`: namespaces, user, Landlock, which hides
+the course folder and the kit's sources) before it reads any student code.
+The parent never runs student code and never reads a job: each child reads its own
 job, runs the notebook's cells, binds the other exercises' names to their
 reference code, runs its exercise's probes and streams plain results back
 on RESULT_FD. Only the parent writes STATUS_FD (the child closes it first),
@@ -198,34 +195,37 @@ class _Blocked:
         return None
 
 
-def _sandbox_plan(course_root: str):
-    """Worked out once here, used by every child: what it may read, and as whom it runs."""
+def preload() -> None:
+    """What every sandbox needs, imported once in the pool server before it forks."""
+    for name in PRELOAD:
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    _warm_optim()
+
+
+def sandbox_plan(course_root: str):
+    """Worked out once in the pool server, used by every child: what it may read, and as whom."""
     import importlib.util
     import torch
     from . import isolation
     kit = Path(__file__).resolve().parent
     solutions = importlib.util.find_spec("solutions")
     denied = [Path(course_root), kit] + ([Path(solutions.origin).parent] if solutions and solutions.origin else [])
-    plan = isolation.plan(denied, probe=[os.__file__, torch.__file__])
-    if plan.as_nobody:   # where no tmpfs can be mounted, nobody works in this folder
-        nobody = pwd.getpwnam("nobody")
-        os.chown(".", nobody.pw_uid, nobody.pw_gid)
-    return plan
+    return isolation.plan(denied, probe=[os.__file__, torch.__file__])
 
 
-def parent(job_fd: int, result_fd: int, status_fd: int, module: str, course_root: str) -> None:
+def parent(job_fd: int, result_fd: int, status_fd: int, module: str, plan) -> None:
+    """One submission's sandbox parent, forked by the pool server in the submission's folder."""
     from . import wire
     from .checks import registry
     from .procs import become_subreaper, kill_descendants
 
-    for name in PRELOAD:
-        try:
-            __import__(name)
-        except ImportError:
-            pass
     registry(module)
-    _warm_optim()
-    plan = _sandbox_plan(course_root)
+    if plan.as_nobody:   # where no tmpfs can be mounted, nobody works in this folder
+        nobody = pwd.getpwnam("nobody")
+        os.chown(".", nobody.pw_uid, nobody.pw_gid)
     # orphans of a child (a double fork, setsid) become ours, so none escapes the cleanup
     become_subreaper()
     sys.meta_path.insert(0, _Blocked())
@@ -249,7 +249,3 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str, course_root
         # A student may exit with this code too: the grader then sees the exit and starts afresh.
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == NO_MORE_JOBS:
             return
-
-
-if __name__ == "__main__":
-    parent(*map(int, sys.argv[1:4]), sys.argv[4], sys.argv[5])

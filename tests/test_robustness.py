@@ -98,7 +98,8 @@ def test_a_hanging_cell_is_cut_and_the_submission_limit_holds(course, tmp_path):
     (r,) = grade_files(course, A, [path], cell_timeout=1, exercise_timeout=20)
     assert r["score"] == r["max_score"]
     assert any("timed out after 1 s" in e for e in r["errors"])
-    path = make_submission(tmp_path, A, "slow", {"logsumexp": "import time\ndef logsumexp(x):\n    time.sleep(3)\n"})
+    path = make_submission(tmp_path, A, "slow", {"logsumexp": "import time\ndef logsumexp(x):\n    time.sleep(3)\n",
+                                                  "log_softmax": "import time\ndef log_softmax(x):\n    time.sleep(3)\n"})
     (r,) = grade_files(course, A, [path], exercise_timeout=2, submission_timeout=4)
     st = statuses(r)
     assert st["logsumexp"] == "timeout"

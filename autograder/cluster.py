@@ -1,0 +1,99 @@
+"""Grading on a dask.distributed cluster: the same grades, computed on other machines.
+
+Each submission is one task. The notebook travels as bytes (workers need no
+shared folder for submissions) and its grade comes back as the same plain
+dict `grade.grade` makes; workers need the kit installed and the course
+folder at the same path (one container image, or a shared file system);
+the course's settings travel with each task. Each worker process keeps one
+warm sandbox pool and the reference results for the run, so a task costs
+what a submission costs locally.
+
+dask is imported only here: `course grade` without `--scheduler` never needs it.
+"""
+from __future__ import annotations
+
+import atexit
+import json
+import tempfile
+import threading
+from pathlib import Path
+
+from .config import Course
+from .grade import Progress
+from .store import Store
+
+
+_graders: dict = {}
+_graders_lock = threading.Lock()   # a worker runs several tasks at once; one builds, the others wait
+
+
+def _grader(course: Course, assignment: str, devices: tuple[str, ...], seed: int):
+    """One per worker process and run: the reference results and a warm pool."""
+    key = (repr(course), assignment, devices, seed)
+    with _graders_lock:
+        if key not in _graders:
+            _graders[key] = _build(course, assignment, devices, seed)
+        return _graders[key]
+
+
+def _build(course: Course, assignment: str, devices: tuple[str, ...], seed: int):
+    from . import grade
+    from .pool import Pool
+    from .reference import Reference
+    from .sandbox import env
+    ref = Reference(course, course.assignment(assignment))
+    expected = grade.Expected(ref, seed)
+    expected.fill(list(devices))
+    pool = Pool(course.root, [ref.assignment.module], env(Path(tempfile.gettempdir())))
+    atexit.register(pool.close)
+    return ref, expected, pool
+
+
+def grade_one(course: Course, assignment: str, student: str, shown: str, data: bytes, devices: tuple[str, ...],
+              seed: int, visible_only: bool = False) -> dict:
+    """A dask task: one submission's grade, as plain data. `shown` is the notebook's path on the
+    machine that asked: messages name it, not the task's copy, so reports match local grading."""
+    from . import grade
+    ref, expected, pool = _grader(course, assignment, devices, seed)
+    with tempfile.TemporaryDirectory(prefix="course-task-") as tmp:
+        path = Path(tmp) / Path(shown).name
+        path.write_bytes(data)
+        result = grade.grade_one(path, student, ref, list(devices), seed, expected, pool, visible_only)
+    return json.loads(json.dumps(result).replace(json.dumps(str(path))[1:-1], json.dumps(shown)[1:-1]))
+
+
+def grade(address: str, course: Course, assignment: str, submissions: list[tuple[str, Path]],
+          devices: list[str], seed: int, visible_only: bool = False, on_result: Progress | None = None,
+          store: Store | None = None) -> list[dict]:
+    """Like `grade.grade`, on the cluster whose scheduler is at `address`."""
+    from distributed import Client, as_completed
+
+    results: list[dict | None] = [None] * len(submissions)
+    with Client(address) as client:
+        futures = {}
+        for i, (student, path) in enumerate(submissions):
+            kept = store.get(path, student) if store else None
+            if kept is not None:
+                results[i] = kept
+                if on_result:
+                    on_result(kept)
+                continue
+            try:
+                data = Path(path).read_bytes()
+            except OSError:
+                data = None
+            if data is None:   # reported by the local reader, with the file's name
+                from . import grade as local
+                results[i] = local.grade(course, assignment, [(student, path)], devices, seed, visible_only)[0]
+                continue
+            f = client.submit(grade_one, course, assignment, student, str(path), data,
+                              tuple(devices), seed, visible_only, pure=False)
+            futures[f] = i
+        for f in as_completed(list(futures)):
+            i = futures[f]
+            results[i] = f.result()
+            if store:
+                store.put(submissions[i][1], results[i])
+            if on_result:
+                on_result(results[i])
+    return results

@@ -1,0 +1,137 @@
+"""A warm process that forks a fresh sandbox parent for each submission.
+
+Importing torch costs about 1.5 s and the first optimizer step another
+second; paying that once per submission was most of the grading time. The
+pool server pays it once per grading run: it imports torch, matplotlib,
+scikit-learn and the checks of every module, works out the isolation plan,
+and then only forks. Each submission still gets its own process (a fork,
+never a reused interpreter), in its own session and working folder, which
+forks a child per exercise as before (`worker.parent`), so speed costs no
+isolation.
+
+The grader asks for a sandbox parent over a Unix socket, passing the three
+pipe ends the parent will use (SCM_RIGHTS), and gets back its pid.
+
+    python -I -m autograder.pool SOCKET_FD COURSE_ROOT MODULE...
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from .procs import kill_tree
+
+
+class PoolError(Exception):
+    """The pool server could not be started or stopped answering."""
+
+
+class Pool:
+    """The grader's handle on the pool server. Thread-safe; use as a context manager."""
+
+    def __init__(self, course_root: Path, modules: list[str], env: dict[str, str]):
+        self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._lock = threading.Lock()
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-m", "autograder.pool", str(theirs.fileno()), str(course_root), *modules],
+                pass_fds=(theirs.fileno(),), env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=None if os.environ.get("COURSE_SANDBOX_DEBUG") else subprocess.DEVNULL,
+                start_new_session=True)
+        finally:
+            theirs.close()
+        self._sock.settimeout(300)
+        if self._receive().get("kind") != "ready":
+            self.close()
+            raise PoolError("the sandbox pool did not start (run with COURSE_SANDBOX_DEBUG=1 to see why)")
+
+    def _receive(self) -> dict:
+        try:
+            data = b""
+            while not data.endswith(b"\n"):
+                chunk = self._sock.recv(4096)
+                if not chunk:
+                    return {}
+                data += chunk
+            return json.loads(data)
+        except (OSError, ValueError):
+            return {}
+
+    def spawn(self, module: str, workdir: Path, env: dict[str, str], fds: tuple[int, int, int]) -> int:
+        """Fork a sandbox parent for `module` working in `workdir`; it owns `fds` (job, result, status)."""
+        request = json.dumps({"module": module, "workdir": str(workdir), "env": env}).encode() + b"\n"
+        with self._lock:
+            try:
+                socket.send_fds(self._sock, [request], list(fds))
+            except OSError as e:
+                raise PoolError(f"the sandbox pool is gone ({e.strerror or e})") from None
+            reply = self._receive()
+        if "pid" not in reply:
+            raise PoolError("the sandbox pool did not fork a sandbox")
+        return int(reply["pid"])
+
+    def close(self) -> None:
+        self._sock.close()   # the server's recv ends: it exits
+        kill_tree(self.proc.pid)
+        self.proc.wait()
+
+    def __enter__(self) -> "Pool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
+    from . import worker
+    from .checks import registry
+
+    worker.preload()
+    for module in modules:
+        registry(module)
+    plan = worker.sandbox_plan(course_root)
+    sock.sendall(b'{"kind": "ready"}\n')
+    while True:
+        try:
+            msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
+        except OSError:
+            return
+        if not msg:
+            return
+        _reap()
+        request = json.loads(msg)
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                sock.close()
+                os.setsid()
+                os.chdir(request["workdir"])
+                os.environ.clear()
+                os.environ.update(request["env"])
+                worker.parent(*fds, request["module"], plan)
+                code = 0
+            finally:
+                os._exit(code)
+        for fd in fds:
+            os.close(fd)
+        sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
+
+
+def _reap() -> None:
+    """Sandbox parents the grader killed are our children: collect them."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
+if __name__ == "__main__":
+    _serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2], sys.argv[3:])
