@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .config import Course
 from .grade import Progress
-from .store import Store
+from .store import Store, reuse
 
 
 _graders: dict = {}
@@ -68,16 +68,11 @@ def grade(address: str, course: Course, assignment: str, submissions: list[tuple
     """Like `grade.grade`, on the cluster whose scheduler is at `address`."""
     from distributed import Client, as_completed
 
-    results: list[dict | None] = [None] * len(submissions)
+    results, todo = reuse(store, submissions, on_result)
     with Client(address) as client:
         futures = {}
-        for i, (student, path) in enumerate(submissions):
-            kept = store.get(path, student) if store else None
-            if kept is not None:
-                results[i] = kept
-                if on_result:
-                    on_result(kept)
-                continue
+        for i in todo:
+            student, path = submissions[i]
             try:
                 data = Path(path).read_bytes()
             except OSError:

@@ -23,7 +23,7 @@ from .config import Assignment, Course
 from .reference import Reference
 from .pool import Pool
 from .sandbox import ExerciseRun, Job, Sandbox, SandboxError, env
-from .store import Store
+from .store import Store, reuse
 
 
 def available_devices(wanted: list[str]) -> list[str]:
@@ -54,6 +54,8 @@ class Expected:
         return self.cache[key]
 
     def _run(self, check: Check, ns, device: str) -> Any:
+        import torch
+        torch.set_num_threads(1)   # as in the sandbox (worker.reset_torch): the same arithmetic
         with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the reference's prints
             value = check.probe(ns, Inputs(self.seed, check.name, device))
         return wire.decode(wire.encode(value))  # the same form the student's result arrives in
@@ -261,16 +263,7 @@ def grade(course: Course, assignment: str, submissions: list[tuple[str, Path]], 
     stops the others. Results come back in the order of `submissions`, whatever `workers` is.
     With a `store`, a submission graded before (same notebook, course and kit) is not graded again."""
     ref = Reference(course, course.assignment(assignment))
-    results: list[dict | None] = [None] * len(submissions)
-    todo = []
-    for i, (student, path) in enumerate(submissions):
-        kept = store.get(path, student) if store else None
-        if kept is not None:
-            results[i] = kept
-            if on_result:
-                on_result(kept)
-        else:
-            todo.append(i)
+    results, todo = reuse(store, submissions, on_result)
     if not todo:
         return results
     expected = Expected(ref, seed)

@@ -24,7 +24,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .procs import kill_tree
+from .procs import kill_tree, reap_children
 
 
 class PoolError(Exception):
@@ -103,7 +103,7 @@ def _serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
             return
         if not msg:
             return
-        _reap()
+        reap_children()   # sandbox parents the grader killed are our children
         request = json.loads(msg)
         pid = os.fork()
         if pid == 0:
@@ -121,16 +121,6 @@ def _serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
         for fd in fds:
             os.close(fd)
         sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-
-
-def _reap() -> None:
-    """Sandbox parents the grader killed are our children: collect them."""
-    while True:
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                return
-        except ChildProcessError:
-            return
 
 
 if __name__ == "__main__":

@@ -71,15 +71,21 @@ def _kill_all(find, reap_any: bool) -> None:
         time.sleep(0.005)
 
 
+def reap_children() -> None:
+    """Collect every child of ours that has ended, so none lingers as a zombie."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
 def _reap(pids: list[int], reap_any: bool) -> None:
     """Reap our own dead children, so they do not linger as zombies."""
     if reap_any:
-        while True:
-            try:
-                if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                    return
-            except ChildProcessError:
-                return
+        reap_children()
+        return
     for p in pids:
         try:
             os.waitpid(p, os.WNOHANG)

@@ -11,20 +11,25 @@ SHORT = {"passed": "ok", "partial": "part", "failed": "FAIL", "error": "ERR", "t
          "forbidden": "FORB", "missing": "MISS"}
 
 
-def write_json(path: Path, results: list[dict]) -> None:
-    """Write the report so that `path` holds either the old file or the whole new one, never half."""
+def write_atomically(path: Path, text: str) -> None:
+    """Write `path` so that it holds either its old content or the whole new one, never half:
+    a temporary file beside it, flushed to disk, then renamed over it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            json.dump({"results": results}, f, indent=1)
+            f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json(path: Path, results: list[dict]) -> None:
+    write_atomically(path, json.dumps({"results": results}, indent=1))
 
 
 def table(results: list[dict], out: TextIO, detail: bool = False) -> None:

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
 from .config import Course
+from .isolation import missing
+from .report import write_atomically
 
 
 @lru_cache(maxsize=1)
@@ -35,6 +35,7 @@ class Store:
     def __init__(self, folder: Path, course: Course, assignment: str, devices: list[str], seed: int,
                  visible_only: bool = False, force: bool = False):
         self.folder, self.force = Path(folder) / assignment, force   # force: grade again, store anew
+        self.strict = course.strict
         source = course.root / "source" / assignment / f"{assignment}.ipynb"
         h = hashlib.sha256(kit_digest().encode())
         for part in ((course.root / "course.toml").read_bytes(), source.read_bytes() if source.exists() else b"",
@@ -58,23 +59,27 @@ class Store:
             return None
         if not isinstance(result, dict):
             return None
+        if self.strict and missing(result.get("isolation") or {"all": "none"}):
+            return None   # graded where isolation was incomplete: strict mode grades it again
         return {**result, "student": student}
 
     def put(self, path: Path, result: dict) -> None:
         file = self._file(path)
-        if file is None:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=self.folder)
-        try:
-            with os.fdopen(fd, "w") as f:
-                json.dump(result, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, file)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        if file is not None:
+            write_atomically(file, json.dumps(result))
+
+
+def reuse(store: Store | None, submissions: list[tuple[str, Path]], on_result=None) -> tuple[list, list[int]]:
+    """The results list with the stored grades filled in (and shown), and the indices still to grade."""
+    results: list[dict | None] = [None] * len(submissions)
+    todo = []
+    for i, (student, path) in enumerate(submissions):
+        results[i] = store.get(path, student) if store else None
+        if results[i] is None:
+            todo.append(i)
+        elif on_result:
+            on_result(results[i])
+    return results, todo
 
 
 def remembered_seed(folder: Path, assignment: str, draw: int, renew: bool = False) -> int:

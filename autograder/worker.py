@@ -89,6 +89,9 @@ def reset_torch() -> None:
     """Undo global torch settings a notebook may change (default dtype, grad mode, default
     device), so that a probe builds the same inputs here as in the grader."""
     import torch
+    # one thread: probes are small, and a submission that used up its process limit would
+    # otherwise make OpenMP exit the process when it starts its threads
+    torch.set_num_threads(1)
     torch.set_default_dtype(torch.float32)
     torch.set_grad_enabled(True)
     torch.set_default_device(None)
@@ -113,7 +116,8 @@ def limit_resources(limits: dict, cuda: bool) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mib"] * mib,) * 2)
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"],) * 2)
-    nproc = _tasks_of(os.getuid()) + limits["processes"]
+    # on top of what the user runs already, and of torch's thread pool (one thread per core)
+    nproc = _tasks_of(os.getuid()) + limits["processes"] + (os.cpu_count() or 1)
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     cpu = int(limits["exercise_timeout"]) + 5
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
@@ -144,6 +148,7 @@ def child(job_fd: int, result_fd: int, plan) -> int:
     if job["strict"] and isolation.missing(layers):
         return 0  # the grader refuses to go on; no student code has run
     limit_resources(job["limits"], cuda)
+    reset_torch()
     names: dict = {"__name__": "__main__", "__builtins__": builtins}
     send({"kind": "cells", "cells": run_cells(job["cells"], names, job["limits"]["cell_timeout"])})
     failed = []

@@ -472,7 +472,7 @@ def _grade_perfect(tmp_path, *flags: str) -> tuple[int, str, dict | None]:
     report, err = tmp_path / "report.json", io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         rc = cli.main(["--root", str(ROOT), "grade", A, str(ROOT / "samples" / A / "perfect.ipynb"),
-                       "--seed", "1", "--device", "cpu", "--json", str(report), *flags])
+                       "--seed", "1", "--device", "cpu", "--no-store", "--json", str(report), *flags])
     return rc, err.getvalue(), json.loads(report.read_text())["results"][0] if report.exists() else None
 
 
