@@ -266,8 +266,6 @@ def grade(course: Course, assignment: str, submissions: list[tuple[str, Path]], 
     results, todo = reuse(store, submissions, on_result)
     if not todo:
         return results
-    expected = Expected(ref, seed)
-    expected.fill(devices)   # before any thread starts: every thread then only reads
 
     def one(i: int) -> dict:
         student, path = submissions[i]
@@ -276,7 +274,11 @@ def grade(course: Course, assignment: str, submissions: list[tuple[str, Path]], 
             store.put(path, r)
         return r
 
+    # the pool server boots in its own process while this one computes the expected values
     with Pool(course.root, [ref.assignment.module], env(Path(tempfile.gettempdir()))) as pool:
+        expected = Expected(ref, seed)
+        expected.fill(devices)   # before any thread starts: every thread then only reads
+        notebook.preload()
         with ThreadPoolExecutor(max(1, workers)) as ex:
             futures = {ex.submit(one, i): i for i in todo}
             try:

@@ -46,9 +46,13 @@ class Pool:
         finally:
             theirs.close()
         self._sock.settimeout(300)
-        if self._receive().get("kind") != "ready":
-            self.close()
-            raise PoolError("the sandbox pool did not start (run with COURSE_SANDBOX_DEBUG=1 to see why)")
+        self._ready = False   # the server boots (about 3 s) while the grader gets ready too
+
+    def _wait_ready(self) -> None:
+        if not self._ready:
+            if self._receive().get("kind") != "ready":
+                raise PoolError("the sandbox pool did not start (run with COURSE_SANDBOX_DEBUG=1 to see why)")
+            self._ready = True
 
     def _receive(self) -> dict:
         try:
@@ -66,6 +70,7 @@ class Pool:
         """Fork a sandbox parent for `module` working in `workdir`; it owns `fds` (job, result, status)."""
         request = json.dumps({"module": module, "workdir": str(workdir), "env": env}).encode() + b"\n"
         with self._lock:
+            self._wait_ready()
             try:
                 socket.send_fds(self._sock, [request], list(fds))
             except OSError as e:
