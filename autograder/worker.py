@@ -102,12 +102,11 @@ def _tasks_of(uid: int) -> int:
     count = 0
     for status in Path("/proc").glob("[0-9]*/status"):
         try:
-            uid_line = next(line for line in status.read_text().splitlines() if line.startswith("Uid:"))
-            threads = next(line for line in status.read_text().splitlines() if line.startswith("Threads:"))
-        except (OSError, StopIteration):
-            continue
-        if int(uid_line.split()[1]) == uid:
-            count += int(threads.split()[1])
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields["Threads"])
+        except (OSError, KeyError, ValueError):
+            continue   # the process ended while we read
     return count
 
 
