@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 from . import forbidden, notebook, wire
 from .checks import Check, Context, Inputs, registry
+from .checks.judges import describe
 from .config import Assignment, Course
 from .reference import Reference
 from .pool import Pool
@@ -65,20 +66,35 @@ def judge(check: Check, device: str, reply: dict | None, expected: Expected, cou
     out = {"name": check.name, "device": device, "passed": False, "message": ""}
     if reply is None:
         out["message"] = f"not run: {why_missing}"
-    elif "error" in reply:
+        return out
+    want, torch_says = expected.get(check, device)
+    got = reply.get("value")
+    if "error" in reply:
         out["message"] = f"raised {reply['error']}"
     else:
-        want, torch_says = expected.get(check, device)
         ctx = Context(device=device, tolerance=course.tolerance, oracle=torch_says)
         try:
-            msg = check.judge(reply["value"], want, ctx)
+            msg = check.judge(got, want, ctx)
             if msg is None and check.oracle:
-                msg = check.judge(reply["value"], torch_says, ctx)
+                msg = check.judge(got, torch_says, ctx)
                 msg = msg and f"differs from torch: {msg}"
         except Exception as e:  # whatever came back, odd enough to trip a judge, is simply wrong
             msg = f"returned something that cannot be compared ({type(e).__name__})"
         out["passed"], out["message"] = msg is None, msg or ""
+    # For the feedback page: what kind of value was expected and came back (never the values),
+    # and a picture of both where the check draws one (the reference alone when the code raised).
+    out["expected"] = describe(want)
+    out["got"] = "an exception" if "error" in reply else describe(got)
+    if check.plot is not None and (picture := _picture(check, got, want)):
+        out["plot"] = picture
     return out
+
+
+def _picture(check: Check, got: Any, want: Any) -> dict | None:
+    try:
+        return check.plot(got, want)
+    except Exception:  # an odd student value: no picture, the message says what came back
+        return None
 
 
 def _status(checks: list[dict], run: ExerciseRun | None, cell_failed: str | None) -> tuple[str, str]:

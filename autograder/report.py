@@ -18,6 +18,8 @@ def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); a report or a feedback page is meant to be read
+        os.chmod(tmp, (os.stat(path).st_mode & 0o777) if path.exists() else 0o644)
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()

@@ -75,6 +75,9 @@ class Inputs:
 
 Probe = Callable[[Namespace, Inputs], Any]
 Judge = Callable[[Any, Any, "Context"], "str | None"]
+# A plot turns the two results (student's, reference's) into a picture for the feedback page, as
+# plain data (see `autograder.checks.plots`); it runs in the grader, on untrusted data.
+Plot = Callable[[Any, Any], "dict | None"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Check:
     judge: Judge
     oracle: bool = False    # also compare with torch's implementation
     visible: bool = False   # part of the student's self-check (`course check`)
+    plot: Plot | None = None  # a picture of both results for the student's feedback page
 
 
 @dataclass
@@ -100,13 +104,13 @@ class Registry:
     checks: list[Check] = field(default_factory=list)
 
     def __call__(self, exercise: str, name: str, *, judge: Judge | None = None,
-                 oracle: bool = False, visible: bool = False) -> Callable[[Probe], Probe]:
+                 oracle: bool = False, visible: bool = False, plot: Plot | None = None) -> Callable[[Probe], Probe]:
         from .judges import close
 
         def register(probe: Probe) -> Probe:
             if any(c.exercise == exercise and c.name == name for c in self.checks):
                 raise ValueError(f"check {exercise}/{name!r} registered twice")
-            self.checks.append(Check(exercise, name, probe, judge or close, oracle, visible))
+            self.checks.append(Check(exercise, name, probe, judge or close, oracle, visible, plot))
             return probe
         return register
 

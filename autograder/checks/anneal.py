@@ -15,6 +15,7 @@ import torch
 
 from . import Registry
 from .judges import equal
+from .plots import curve, runs
 from .tiny import ProbeCallback, learner
 
 check = Registry()
@@ -118,6 +119,14 @@ def _(ns, t):
     run = ns.Runner(cbs=[_SetGroups()], cb_funcs=ns.Recorder)
     run.fit(2, learn)
     return _fs(run.recorder.lrs)
+
+
+@check("Recorder", "lr and loss curves of a 4-epoch fit under one cycle",
+       plot=runs("what your Recorder recorded", [("training batch", "lr"), ("training batch", "loss")]))
+def _(ns, t):
+    one_cycle = lambda pos: 0.05 + 0.45 * math.sin(math.pi * pos)
+    run, _ = _fit_recorder(ns, t, epochs=4, sched=one_cycle, n_train=48, n_valid=8, bs=4)
+    return [_fs(run.recorder.lrs), _fs(run.recorder.losses)]
 
 
 @check("Recorder", "begin_fit starts new lists", judge=equal)
@@ -257,8 +266,17 @@ def _random_ends(t, positive=False):
     return s, e
 
 
+GRID = [i / 100 for i in range(101)]
+
+
 def _schedule_checks(name, lesson, positive=False):
-    """The checks every schedule gets: the lesson's values, random ends and positions, tensor pos."""
+    """The checks every schedule gets: the lesson's values, the whole curve, random ends and
+    positions, tensor pos."""
+    (s0, e0), _ = lesson[0]
+
+    @check(name, f"the curve {name}({s0}, {e0}) over pos in [0, 1]", plot=curve(GRID, f"{name}({s0}, {e0})"))
+    def _(ns, t):
+        return _values(getattr(ns, name)(s0, e0), GRID)
 
     @check(name, "the lesson's values", visible=True)
     def _(ns, t):
@@ -328,6 +346,12 @@ def _(ns, t):
     return _values(S, [0.0, 0.1, 0.15, 0.2999, 0.3, 0.5, 0.65, 0.9, 0.99, 1.0])
 
 
+@check("combine_scheds", "the lesson's example over pos in [0, 1]",
+       plot=curve(GRID, "combine_scheds([0.3, 0.7], [sched_cos(0.3, 0.6), sched_cos(0.6, 0.2)])"))
+def _(ns, t):
+    return _values(ns.combine_scheds([0.3, 0.7], [_cos(0.3, 0.6), _cos(0.6, 0.2)]), GRID)
+
+
 @check("combine_scheds", "an inner edge starts the next piece; pos 1 ends the last", visible=True)
 def _(ns, t):
     S = ns.combine_scheds([0.3, 0.7], [_tagged(1), _tagged(2)])
@@ -385,6 +409,12 @@ def _(ns, t):
         pieces = list(ns.cos_1cycle_anneal(t.rand(), 1 + t.rand(), t.rand() / 10))
         out.append([[_f(s(p)) for s in pieces] for p in (0., t.rand(), t.rand(), 1.)])
     return out
+
+
+@check("cos_1cycle_anneal", "one cycle (0.1, 0.9, 0.01) at [0.25, 0.75] over pos in [0, 1]",
+       plot=curve(GRID, "combine_scheds([0.25, 0.75], cos_1cycle_anneal(0.1, 0.9, 0.01))"))
+def _(ns, t):
+    return _values(ns.combine_scheds([0.25, 0.75], ns.cos_1cycle_anneal(0.1, 0.9, 0.01)), GRID)
 
 
 @check("cos_1cycle_anneal", "combined into one cycle")

@@ -8,6 +8,7 @@ from torch import nn
 from . import Registry
 from ..wire import Array
 from .judges import close, describe, equal
+from .plots import bars
 
 check = Registry()
 f64 = torch.float64
@@ -404,6 +405,11 @@ def _batches(x, y, bs):
     return [(x[i:i + bs], y[i:i + bs]) for i in range(0, len(x), bs)]
 
 
+# The reference is the mean over validation samples: what a correct fit returns.
+_VALID_PLOT = bars(["valid loss", "valid accuracy"], "what your fit returned after validation",
+                   truth="per-sample mean")
+
+
 @check("fit", "training matches the reference step for step", visible=True)
 def _(ns, t):
     model = _model(t, (6, 8, 3))
@@ -413,7 +419,7 @@ def _(ns, t):
     return [float(loss), float(acc), list(model.parameters())]
 
 
-@check("fit", "validation averages over samples: 1000 + 1")
+@check("fit", "validation averages over samples: 1000 + 1", plot=_VALID_PLOT)
 def _(ns, t):
     c = 4
     y = t.randint(c, 1001)
@@ -427,7 +433,7 @@ def _(ns, t):
     return [float(loss), float(acc)]
 
 
-@check("fit", "validation averages over samples: random unequal batches")
+@check("fit", "validation averages over samples: random unequal batches", plot=_VALID_PLOT)
 def _(ns, t):
     model = _model(t, (5, 3))
     x, y = t.randn(23, 5), t.randint(3, 23)
