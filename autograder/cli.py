@@ -77,6 +77,13 @@ def cmd_check(course: config.Course, args) -> int:
     return 0 if all(e["status"] == "passed" for e in results[0]["exercises"]) else 1
 
 
+def cmd_report(course: config.Course | None, args) -> int:
+    from . import summary
+    for path in summary.write(args.grades, args.out):
+        print(f"wrote {path}")
+    return 0
+
+
 def _guess_assignment(course: config.Course, path: Path) -> str:
     for name in course.assignments:
         if path.stem == name or path.parent.name == name:
@@ -115,13 +122,17 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--assignment")
     c.add_argument("--device", choices=["cpu", "cuda", "all"])
     c.set_defaults(run=cmd_check)
+    s = sub.add_parser("report", help="the class summary of grade reports: a CSV and an HTML page per assignment")
+    s.add_argument("grades", nargs="+", type=Path, metavar="GRADES.json", help="reports written by `course grade --json`")
+    s.add_argument("--out", type=Path, default=Path("report"), help="where to write them (default: report/)")
+    s.set_defaults(run=cmd_report)
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        course = config.load(args.root)
+        course = None if args.run is cmd_report else config.load(args.root)   # a report needs no course
         return args.run(course, args)
     except (config.ConfigError, release.ReleaseError, SandboxError) as e:
         print(f"course: {e}", file=sys.stderr)
