@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from . import config, grade, progress, release, report, store, submissions
+from . import exports
 from .sandbox import SandboxError
 
 
@@ -50,6 +51,9 @@ def cmd_grade(course: config.Course, args) -> int:
     if not subs:
         print(f"no submissions of {args.assignment} found in {' '.join(args.submissions)}", file=sys.stderr)
         return 2
+    if args.gradescope and len(subs) > 1:
+        raise config.ConfigError(f"--gradescope: Gradescope grades one submission at a time and its results.json "
+                                 f"holds one, but {len(subs)} were given (use --json or --junit for a class)")
     store_dir = None if args.no_store else (args.store or course.root / ".grades")
     seed = _seed(course, args, store_dir)
     kept = store.Store(store_dir, course, args.assignment, devices, seed, force=args.force) if store_dir else None
@@ -64,6 +68,10 @@ def cmd_grade(course: config.Course, args) -> int:
     show.done()
     if args.json:
         report.write_json(args.json, results)
+    if args.gradescope:
+        exports.write_gradescope(args.gradescope, results, course)
+    if args.junit:
+        exports.write_junit(args.junit, results)
     report.table(results, sys.stdout, detail=args.detail)
     return 0
 
@@ -81,6 +89,12 @@ def cmd_report(course: config.Course | None, args) -> int:
     from . import summary
     for path in summary.write(args.grades, args.out):
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_gradescope_zip(course: config.Course, args) -> int:
+    from .gradescope import build_zip
+    print(f"wrote {build_zip(course, args.assignment, args.out or Path(f'gradescope-{args.assignment}.zip'))}")
     return 0
 
 
@@ -103,6 +117,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("assignment")
     g.add_argument("submissions", nargs="+", help="notebooks, or folders in nbgrader's submitted/ layout")
     g.add_argument("--json", type=Path, help="write the grade report here")
+    g.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json here (one submission)")
+    g.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here (one testcase per check), for CI")
     g.add_argument("--device", choices=["cpu", "cuda", "all"])
     g.add_argument("--seed", type=int, help="seed for the checks' random inputs (default: course.toml)")
     g.add_argument("--detail", action="store_true", help="print every failing check")
@@ -122,6 +138,10 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--assignment")
     c.add_argument("--device", choices=["cpu", "cuda", "all"])
     c.set_defaults(run=cmd_check)
+    z = sub.add_parser("gradescope-zip", help="the autograder zip to upload to a Gradescope programming assignment")
+    z.add_argument("assignment")
+    z.add_argument("--out", type=Path, help="where to write it (default: gradescope-ASSIGNMENT.zip)")
+    z.set_defaults(run=cmd_gradescope_zip)
     s = sub.add_parser("report", help="the class summary of grade reports: a CSV and an HTML page per assignment")
     s.add_argument("grades", nargs="+", type=Path, metavar="GRADES.json", help="reports written by `course grade --json`")
     s.add_argument("--out", type=Path, default=Path("report"), help="where to write them (default: report/)")

@@ -43,6 +43,21 @@ class Limits:
     open_files: int
 
 
+VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")   # Gradescope's four settings
+
+
+@dataclass(frozen=True)
+class Gradescope:
+    """When Gradescope shows students their results and the grader's stdout (course.toml's [gradescope])."""
+    visibility: str = "after_published"     # hidden checks' verdicts wait until the instructor publishes
+    stdout_visibility: str = "hidden"       # stdout is the instructor's debugging log
+
+    def __post_init__(self):
+        for key in ("visibility", "stdout_visibility"):
+            if getattr(self, key) not in VISIBILITY:
+                raise ValueError(f"[gradescope] {key} = {getattr(self, key)!r}: not one of {', '.join(VISIBILITY)}")
+
+
 @dataclass(frozen=True)
 class Course:
     root: Path
@@ -55,6 +70,7 @@ class Course:
     assignments: dict[str, Assignment]
     forbidden: dict[str, list[str]] = field(default_factory=dict)
     strict: bool = False        # refuse to grade unless every isolation layer is in force
+    gradescope: Gradescope = field(default_factory=Gradescope)
 
     def assignment(self, name: str) -> Assignment:
         if name not in self.assignments:
@@ -102,6 +118,7 @@ def load(root: Path | None = None) -> Course:
             },
             forbidden={k: list(v) for k, v in raw.get("forbidden", {}).items()},
             strict=bool(raw.get("sandbox", {}).get("strict", False)),
+            gradescope=Gradescope(**raw.get("gradescope", {})),
         )
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None
