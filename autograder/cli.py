@@ -98,6 +98,12 @@ def cmd_gradescope_zip(course: config.Course, args) -> int:
     return 0
 
 
+def cmd_gradebook(course: config.Course, args) -> int:
+    from . import gradebook
+    gradebook.fill(course, args.grades, args.db)
+    return 0
+
+
 def _guess_assignment(course: config.Course, path: Path) -> str:
     for name in course.assignments:
         if path.stem == name or path.parent.name == name:
@@ -138,6 +144,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--assignment")
     c.add_argument("--device", choices=["cpu", "cuda", "all"])
     c.set_defaults(run=cmd_check)
+    b = sub.add_parser("gradebook", help="put grade reports into nbgrader's gradebook (formgrader shows them)")
+    b.add_argument("grades", nargs="+", type=Path, metavar="GRADES.json", help="reports written by `course grade --json`")
+    b.add_argument("--db", metavar="URL", help="nbgrader's database URL (default: [nbgrader] db of course.toml, "
+                                               "sqlite:///<course>/gradebook.db)")
+    b.set_defaults(run=cmd_gradebook)
     z = sub.add_parser("gradescope-zip", help="the autograder zip to upload to a Gradescope programming assignment")
     z.add_argument("assignment")
     z.add_argument("--out", type=Path, help="where to write it (default: gradescope-ASSIGNMENT.zip)")

@@ -70,7 +70,16 @@ class Course:
     assignments: dict[str, Assignment]
     forbidden: dict[str, list[str]] = field(default_factory=dict)
     strict: bool = False        # refuse to grade unless every isolation layer is in force
+    gradebook_db: str = "gradebook.db"          # [nbgrader] db: a file in the course folder, or a database URL
+    kit_repository: str = "OWNER/REPO"          # [classroom] the kit's repository students' workflows check out
+    kit_ref: str = "main"                       # [classroom] its branch, tag or commit
     gradescope: Gradescope = field(default_factory=Gradescope)
+
+    @property
+    def gradebook_url(self) -> str:
+        """nbgrader's database URL (nbgrader's default: sqlite:///<course>/gradebook.db)."""
+        db = self.gradebook_db
+        return db if "://" in db else f"sqlite:///{(self.root / db).resolve()}"
 
     def assignment(self, name: str) -> Assignment:
         if name not in self.assignments:
@@ -118,6 +127,9 @@ def load(root: Path | None = None) -> Course:
             },
             forbidden={k: list(v) for k, v in raw.get("forbidden", {}).items()},
             strict=bool(raw.get("sandbox", {}).get("strict", False)),
+            gradebook_db=str(raw.get("nbgrader", {}).get("db", "gradebook.db")),
+            kit_repository=str(raw.get("classroom", {}).get("kit_repository", "OWNER/REPO")),
+            kit_ref=str(raw.get("classroom", {}).get("kit_ref", "main")),
             gradescope=Gradescope(**raw.get("gradescope", {})),
         )
     except tomllib.TOMLDecodeError as e:

@@ -1,0 +1,191 @@
+"""Grade reports into nbgrader's gradebook, through nbgrader's own API.
+
+`course gradebook GRADES.json...` puts each result of `course grade --json`
+into the database nbgrader's formgrader reads: the assignment, its notebook
+`<a>` and its grade and solution cells as nbgrader's `generate_assignment`
+records them (it is run for that, on a scratch copy of the source notebook,
+unless the database already holds them), the student, the submission, and
+per exercise the `auto_score` of its grade cell `<id>_tests`.
+
+Every file is read and checked before anything is written, so a bad file
+leaves the database as it was. A student graded before is updated in place.
+"""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .config import ConfigError, Course
+
+TESTS = "_tests"      # the grade cell of exercise <id> is <id>_tests
+COURSE_ID = ""         # nbgrader's CourseDirectory.course_id default: what its apps and formgrader use
+
+
+class GradebookError(ConfigError):
+    """A grades file the gradebook cannot take, or nbgrader refused to record the assignment."""
+
+
+@dataclass(frozen=True)
+class Cells:
+    """What the source notebook of an assignment says nbgrader records."""
+    grade: dict[str, float]     # grade cell id -> points
+    solution: list[str]         # solution cell ids
+
+
+@dataclass(frozen=True)
+class Entry:
+    source: Path                # the grades file it came from
+    student: str
+    assignment: str
+    scores: dict[str, float]    # grade cell id -> auto_score
+    score: float
+    max_score: float
+
+
+def _read_cells(course: Course, name: str) -> Cells:
+    """Grade and solution cells of `source/<name>/<name>.ipynb`, checked against course.toml."""
+    path = course.root / "source" / name / f"{name}.ipynb"
+    try:
+        raw = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise GradebookError(f"{path}: cannot read the source notebook ({e})") from None
+    grade, solution = {}, []
+    for cell in raw.get("cells", []):
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if meta.get("grade"):
+            grade[meta["grade_id"]] = float(meta.get("points") or 0)
+        if meta.get("solution"):
+            solution.append(meta["grade_id"])
+    want = {f"{ex}{TESTS}": p for ex, p in course.assignment(name).points.items()}
+    if grade != want:
+        raise GradebookError(f"{path}: its grade cells and points {grade} differ from course.toml's "
+                             f"[assignments.{name}.points] {want}")
+    return Cells(grade, solution)
+
+
+def read_reports(course: Course, paths: list[Path]) -> list[Entry]:
+    """Every result of every file, checked; GradebookError naming the file at the first problem."""
+    cells: dict[str, Cells] = {}
+    entries: list[Entry] = []
+    for path in paths:
+        try:
+            results = json.loads(Path(path).read_text())["results"]
+            assert isinstance(results, list)
+        except OSError as e:
+            raise GradebookError(f"{path}: {e.strerror or e}") from None
+        except (ValueError, KeyError, TypeError, AssertionError):
+            raise GradebookError(f"{path}: not a grade report of `course grade --json` "
+                                 "(a JSON object with a list \"results\")") from None
+        for i, r in enumerate(results):
+            entries.append(_entry(course, Path(path), i, r, cells))
+    return entries
+
+
+def _entry(course: Course, path: Path, i: int, r, cells: dict[str, Cells]) -> Entry:
+    where = f"{path}: result {i + 1}"
+    if not isinstance(r, dict) or not isinstance(r.get("student"), str) or not r["student"].strip():
+        raise GradebookError(f"{where}: no student id")
+    where += f" ({r['student']})"
+    name = r.get("assignment")
+    if name not in course.assignments:
+        raise GradebookError(f"{where}: assignment {name!r} is not one of course.toml's "
+                             f"({', '.join(course.assignments)})")
+    if name not in cells:
+        cells[name] = _read_cells(course, name)
+    grade = cells[name].grade
+    exercises = r.get("exercises")
+    if not isinstance(exercises, list) or not all(isinstance(e, dict) and isinstance(e.get("id"), str)
+                                                  for e in exercises):
+        raise GradebookError(f"{where}: no list of exercises with ids")
+    ids = [e["id"] for e in exercises]
+    want = [g[: -len(TESTS)] for g in grade]
+    if sorted(ids) != sorted(want):
+        extra, lacking = sorted(set(ids) - set(want)), sorted(set(want) - set(ids))
+        raise GradebookError(
+            f"{where}: its exercises do not match the grade cells of {name}"
+            + (f"; no grade cell for {', '.join(extra)}" if extra else "")
+            + (f"; no score for {', '.join(g + TESTS for g in lacking)}" if lacking else "")
+            + ("; an exercise is listed twice" if len(set(ids)) != len(ids) else ""))
+    scores = {}
+    for e in exercises:
+        cell, score = e["id"] + TESTS, e.get("score")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score) \
+                or not 0 <= score <= grade[cell] + 1e-9:
+            raise GradebookError(f"{where}: exercise {e['id']}: score {score!r} is not a number "
+                                 f"between 0 and its points, {grade[cell]:g}")
+        if e.get("max_score") is not None and float(e["max_score"]) != grade[cell]:
+            raise GradebookError(f"{where}: exercise {e['id']} was graded out of {e['max_score']:g}, "
+                                 f"but its grade cell {cell} is worth {grade[cell]:g}")
+        scores[cell] = float(score)
+    return Entry(path, r["student"], name, scores, sum(scores.values()), sum(grade.values()))
+
+
+def _has_cells(gb, name: str, cells: Cells) -> bool:
+    """Whether the gradebook holds `name`'s notebook with these grade and solution cells."""
+    from nbgrader.api import MissingEntry
+    try:
+        nb = gb.find_notebook(name, name)
+    except MissingEntry:
+        return False
+    have = {c.name: c.max_score for c in nb.grade_cells}
+    return (all(have.get(g) == p for g, p in cells.grade.items())
+            and set(cells.solution) <= {c.name for c in nb.solution_cells})
+
+
+def record_assignment(course: Course, name: str, db_url: str) -> None:
+    """Record `name` as `nbgrader generate_assignment` does: it is what runs, on a scratch copy."""
+    with tempfile.TemporaryDirectory(prefix="course-gradebook-") as tmp:
+        src = course.root / "source" / name
+        shutil.copytree(src, Path(tmp) / "source" / name)
+        proc = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force",
+             f"--db={db_url}", f"--CourseDirectory.root={tmp}", "--log-level=ERROR"],
+            capture_output=True, text=True)
+        if proc.returncode:
+            raise GradebookError(f"nbgrader generate_assignment {name} could not record it in {db_url}:\n"
+                                 f"{proc.stdout}{proc.stderr}".rstrip())
+
+
+def fill(course: Course, paths: list[Path], db_url: str | None = None,
+         say: Callable[[str], None] = print) -> list[Entry]:
+    """Check every file, then record every result in the gradebook at `db_url`."""
+    from nbgrader.api import Gradebook, MissingEntry
+    db_url = db_url or course.gradebook_url
+    entries = read_reports(course, paths)   # nothing is written before all of them are read
+    names = list(dict.fromkeys(e.assignment for e in entries))
+    cells = {n: _read_cells(course, n) for n in names}
+    with Gradebook(db_url, COURSE_ID) as gb:
+        missing = [n for n in names if not _has_cells(gb, n, cells[n])]
+    for n in missing:
+        record_assignment(course, n, db_url)
+    with Gradebook(db_url, COURSE_ID) as gb:
+        for n in missing:
+            if not _has_cells(gb, n, cells[n]):
+                raise GradebookError(f"nbgrader generate_assignment {n} did not record its cells in {db_url}")
+        for e in entries:
+            gb.update_or_create_student(e.student)
+            try:
+                gb.find_submission(e.assignment, e.student)
+                how = "updated"
+            except MissingEntry:
+                with warnings.catch_warnings():   # nbgrader's add_submission makes SQLAlchemy warn; harmless
+                    warnings.simplefilter("ignore")
+                    gb.add_submission(e.assignment, e.student)
+                how = "added"
+            for cell, score in e.scores.items():
+                grade = gb.find_grade(cell, e.assignment, e.assignment, e.student)
+                grade.auto_score = score
+                # as nbgrader's SaveAutoGrades: a grader's manual score asks for a look again
+                grade.needs_manual_grade = grade.manual_score is not None
+            gb.db.commit()
+            total = gb.find_submission(e.assignment, e.student).score
+            say(f"{e.student}: {e.assignment} {total:g}/{e.max_score:g} ({how}, from {e.source})")
+    return entries
