@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import config, grade, progress, release, report, store, submissions
+from . import config, feedback, grade, progress, release, report, store, submissions
 from . import exports
 from .sandbox import SandboxError
 
@@ -72,6 +72,9 @@ def cmd_grade(course: config.Course, args) -> int:
         exports.write_gradescope(args.gradescope, results, course)
     if args.junit:
         exports.write_junit(args.junit, results)
+    if args.feedback:
+        pages = feedback.write(results, args.feedback)
+        print(f"feedback: {len(pages)} page(s) in {args.feedback}", file=sys.stderr)
     report.table(results, sys.stdout, detail=args.detail)
     return 0
 
@@ -79,6 +82,13 @@ def cmd_grade(course: config.Course, args) -> int:
 def cmd_check(course: config.Course, args) -> int:
     path = Path(args.notebook)
     name = args.assignment or _guess_assignment(course, path)
+    if args.exercise:   # that exercise alone (GitHub Classroom runs one step per exercise)
+        a = course.assignment(name)
+        if args.exercise not in a.points:
+            raise config.ConfigError(f"--exercise {args.exercise}: not an exercise of {name} "
+                                     f"({', '.join(a.exercises)})")
+        one = dataclasses.replace(a, points={args.exercise: a.points[args.exercise]})
+        course = dataclasses.replace(course, assignments={**course.assignments, name: one})
     devices = _devices(course, args.device)
     results = grade.grade(course, name, [(path.stem, path)], devices, course.draw_seed(), visible_only=True)
     report.table(results, sys.stdout, detail=True)
@@ -125,6 +135,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--json", type=Path, help="write the grade report here")
     g.add_argument("--gradescope", type=Path, metavar="FILE", help="write Gradescope's results.json here (one submission)")
     g.add_argument("--junit", type=Path, metavar="FILE", help="write JUnit XML here (one testcase per check), for CI")
+    g.add_argument("--feedback", type=Path, metavar="DIR",
+                   help="write one HTML page per student: DIR/<student>/<assignment>/<assignment>.html")
     g.add_argument("--device", choices=["cpu", "cuda", "all"])
     g.add_argument("--seed", type=int, help="seed for the checks' random inputs (default: course.toml)")
     g.add_argument("--detail", action="store_true", help="print every failing check")
@@ -143,6 +155,7 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("notebook")
     c.add_argument("--assignment")
     c.add_argument("--device", choices=["cpu", "cuda", "all"])
+    c.add_argument("--exercise", metavar="ID", help="check only this exercise; exit 0 iff it passed")
     c.set_defaults(run=cmd_check)
     b = sub.add_parser("gradebook", help="put grade reports into nbgrader's gradebook (formgrader shows them)")
     b.add_argument("grades", nargs="+", type=Path, metavar="GRADES.json", help="reports written by `course grade --json`")
