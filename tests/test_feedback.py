@@ -214,3 +214,30 @@ def test_pages_load_in_chromium_show_every_exercise_and_make_a_screenshot(graded
                 driver.set_window_size(1280, 1000)
     finally:
         driver.quit()
+
+
+@pytest.mark.slow
+def test_the_class_summary_loads_in_chromium_with_its_pictures(graded, tmp_path):
+    """The instructor's page (`course report`) in the same browser: every exercise row, decoded PNGs."""
+    out, reports = graded
+    keep = Path(os.environ["COURSE_SCREENSHOTS"]) if os.environ.get("COURSE_SCREENSHOTS") else tmp_path
+    keep.mkdir(parents=True, exist_ok=True)
+    run = subprocess.run([sys.executable, "-m", "autograder.cli", "report",
+                          *(str(out.parent / f"{a}.json") for a in GRADED), "--out", str(tmp_path / "report")],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 0, run.stderr
+    driver = browser()
+    try:
+        for a in GRADED:
+            driver.get((tmp_path / "report" / f"{a}.html").as_uri())
+            text = driver.find_element("tag name", "body").text
+            assert all(e["id"] in text for e in reports[a][0]["exercises"])
+            images = driver.execute_script(
+                "return [...document.images].map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+            assert len(images) >= 2 and all(ok and w > 200 and h > 100 for ok, w, h in images), images
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(1280, min(height, 16000))
+            assert driver.save_screenshot(str(keep / f"summary-{a}.png"))
+            driver.set_window_size(1280, 1000)
+    finally:
+        driver.quit()
