@@ -39,6 +39,28 @@ def test_actionlint_finds_nothing(a):
     assert proc.returncode == 0 and proc.stdout == "" and proc.stderr == "", proc.stdout + proc.stderr
 
 
+def schema_check(path: Path) -> subprocess.CompletedProcess:
+    """check-jsonschema with the GitHub workflow schema it vendors from SchemaStore (no network)."""
+    exe = Path(sys.executable).parent / "check-jsonschema"
+    return subprocess.run([str(exe), "--builtin-schema", "vendor.github-workflows", str(path)],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_the_workflow_matches_githubs_workflow_schema(a):
+    proc = schema_check(workflow(a))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_schema_check_rejects_a_broken_workflow(tmp_path):
+    doc = yaml.safe_load(workflow("05_anneal").read_text())
+    del doc["jobs"]["run-autograding-tests"]["runs-on"]
+    doc["jobs"]["run-autograding-tests"]["steps"][0]["run"] = "echo both uses and run"
+    (tmp_path / "broken.yml").write_text(yaml.safe_dump(doc))
+    proc = schema_check(tmp_path / "broken.yml")
+    assert proc.returncode == 1 and "broken.yml" in proc.stdout + proc.stderr
+
+
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_one_graded_step_per_exercise_worth_its_points(course, a):
     doc = yaml.safe_load(workflow(a).read_text())
