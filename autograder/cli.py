@@ -92,6 +92,8 @@ def cmd_check(course: config.Course, args) -> int:
     devices = _devices(course, args.device)
     results = grade.grade(course, name, [(path.stem, path)], devices, course.draw_seed(), visible_only=True)
     report.table(results, sys.stdout, detail=True)
+    if args.feedback:
+        print(f"\nyour feedback page, with pictures: {feedback.write(results, args.feedback)[0]}")
     return 0 if all(e["status"] == "passed" for e in results[0]["exercises"]) else 1
 
 
@@ -156,6 +158,8 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--assignment")
     c.add_argument("--device", choices=["cpu", "cuda", "all"])
     c.add_argument("--exercise", metavar="ID", help="check only this exercise; exit 0 iff it passed")
+    c.add_argument("--feedback", type=Path, metavar="DIR",
+                   help="also write the checks as an HTML page with pictures: DIR/<notebook>/<assignment>/<assignment>.html")
     c.set_defaults(run=cmd_check)
     b = sub.add_parser("gradebook", help="put grade reports into nbgrader's gradebook (formgrader shows them)")
     b.add_argument("grades", nargs="+", type=Path, metavar="GRADES.json", help="reports written by `course grade --json`")

@@ -241,3 +241,14 @@ def test_the_class_summary_loads_in_chromium_with_its_pictures(graded, tmp_path)
             driver.set_window_size(1280, 1000)
     finally:
         driver.quit()
+
+
+@pytest.mark.slow
+def test_the_self_check_writes_a_page_with_the_pictures_of_the_visible_checks(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "autograder.cli", "check", str(ROOT / "samples" / "05_anneal" / "buggy.ipynb"),
+                          "--feedback", str(tmp_path)], capture_output=True, text=True, cwd=ROOT)
+    assert run.returncode == 1, run.stderr   # buggy fails some visible checks
+    page = tmp_path / "buggy" / "05_anneal" / "05_anneal.html"
+    assert str(page) in run.stdout
+    # Recorder's curves, the four schedules, combine_scheds and the one cycle
+    assert len(Page(page.read_text()).images) == 7

@@ -121,7 +121,7 @@ def _(ns, t):
     return _fs(run.recorder.lrs)
 
 
-@check("Recorder", "lr and loss curves of a 4-epoch fit under one cycle",
+@check("Recorder", "lr and loss curves of a 4-epoch fit under one cycle", visible=True,
        plot=runs("what your Recorder recorded", [("training batch", "lr"), ("training batch", "loss")]))
 def _(ns, t):
     one_cycle = lambda pos: 0.05 + 0.45 * math.sin(math.pi * pos)
@@ -274,7 +274,8 @@ def _schedule_checks(name, lesson, positive=False):
     positions, tensor pos."""
     (s0, e0), _ = lesson[0]
 
-    @check(name, f"the curve {name}({s0}, {e0}) over pos in [0, 1]", plot=curve(GRID, f"{name}({s0}, {e0})"))
+    @check(name, f"the curve {name}({s0}, {e0}) over pos in [0, 1]", visible=True,
+           plot=curve(GRID, f"{name}({s0}, {e0})"))
     def _(ns, t):
         return _values(getattr(ns, name)(s0, e0), GRID)
 
@@ -346,7 +347,7 @@ def _(ns, t):
     return _values(S, [0.0, 0.1, 0.15, 0.2999, 0.3, 0.5, 0.65, 0.9, 0.99, 1.0])
 
 
-@check("combine_scheds", "the lesson's example over pos in [0, 1]",
+@check("combine_scheds", "the lesson's example over pos in [0, 1]", visible=True,
        plot=curve(GRID, "combine_scheds([0.3, 0.7], [sched_cos(0.3, 0.6), sched_cos(0.6, 0.2)])"))
 def _(ns, t):
     return _values(ns.combine_scheds([0.3, 0.7], [_cos(0.3, 0.6), _cos(0.6, 0.2)]), GRID)
@@ -411,7 +412,7 @@ def _(ns, t):
     return out
 
 
-@check("cos_1cycle_anneal", "one cycle (0.1, 0.9, 0.01) at [0.25, 0.75] over pos in [0, 1]",
+@check("cos_1cycle_anneal", "one cycle (0.1, 0.9, 0.01) at [0.25, 0.75] over pos in [0, 1]", visible=True,
        plot=curve(GRID, "combine_scheds([0.25, 0.75], cos_1cycle_anneal(0.1, 0.9, 0.01))"))
 def _(ns, t):
     return _values(ns.combine_scheds([0.25, 0.75], ns.cos_1cycle_anneal(0.1, 0.9, 0.01)), GRID)
