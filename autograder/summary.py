@@ -177,14 +177,21 @@ def _short(text: str, most: int = MESSAGE_CHARS) -> str:
 
 # ---------------------------------------------------------------- the CSV
 
+def cell(text: str) -> str:
+    """Text from a submission as a CSV cell a spreadsheet shows as text: one starting with
+    = + - @ (or a tab or return) would be read as a formula (OWASP's CSV injection), so it is
+    quoted with a leading apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def csv_text(results: list[dict], ids: list[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["student", *ids, "total", "max_score", "problems"])
     for r in results:
         scores = {e["id"]: num(e["score"]) for e in r["exercises"]}
-        w.writerow([r["student"], *(scores.get(i, "") for i in ids), num(r["score"]), num(r["max_score"]),
-                    "; ".join(str(x) for x in r["errors"])])
+        w.writerow([cell(r["student"]), *(scores.get(i, "") for i in ids), num(r["score"]), num(r["max_score"]),
+                    cell("; ".join(str(x) for x in r["errors"]))])
     return buf.getvalue()
 
 

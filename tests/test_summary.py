@@ -219,3 +219,15 @@ def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, content
     err = capsys.readouterr().err
     assert f"course: {bad}: " in err and says in err
     assert not out.exists()
+
+
+def test_a_student_id_that_looks_like_a_formula_stays_text_in_the_csv(tmp_path):
+    formula = '=HYPERLINK("http://evil.example","click")'
+    grades = write(tmp_path / "g.json", [result(formula, "01_one", [exercise("a", 1, 1, "passed")],
+                                                errors=["-1+1 looks like a formula too"])])
+    proc = course("report", str(grades), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    with open(tmp_path / "out" / "01_one.csv", newline="") as f:
+        (row,) = csv.DictReader(f)
+    assert row["student"] == "'" + formula and row["problems"] == "'-1+1 looks like a formula too"
+    assert row["a"] == "1" and row["total"] == "1"   # numbers stay numbers
