@@ -15,7 +15,7 @@ from pathlib import Path
 from .figures import esc, page, plt, png
 from .report import write_atomically
 
-STYLE = {"yours": dict(color="#c62828", linewidth=2), "reference": dict(color="#1f4e9c", linestyle="--")}
+LINES = {"yours": dict(color="#c62828", linewidth=2), "reference": dict(color="#1f4e9c", linestyle="--")}
 
 
 def safe_name(name: str) -> str:
@@ -95,7 +95,7 @@ def draw(plot: dict) -> str:
         else:
             for s in panel["series"]:
                 ax.plot(s["x"], [math.nan if v is None else v for v in s["y"]], label=s["label"],
-                        **STYLE.get(s["label"], {}))
+                        **LINES.get(s["label"], {}))
             if panel["series"]:
                 ax.legend()
             if not any(s["label"] == "yours" for s in panel["series"]):
@@ -111,7 +111,7 @@ def draw(plot: dict) -> str:
 def _bars(ax, panel: dict) -> None:
     for s in panel["series"]:
         heights = [0.0 if v is None else v for v in s["y"]]
-        colors = [STYLE["yours"]["color"], STYLE["reference"]["color"]][:len(heights)]
+        colors = [LINES["yours"]["color"], LINES["reference"]["color"]][:len(heights)]
         ax.bar(s["x"], heights, color=colors)
         for i, v in enumerate(s["y"]):
             ax.annotate("none" if v is None else f"{v:.4g}", (i, heights[i]), ha="center", va="bottom")
