@@ -7,8 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from . import config, feedback, grade, progress, release, report, store, submissions
-from . import exports
+from . import config, exports, grade, progress, release, report, store, submissions
 from .sandbox import SandboxError
 
 
@@ -73,6 +72,7 @@ def cmd_grade(course: config.Course, args) -> int:
     if args.junit:
         exports.write_junit(args.junit, results)
     if args.feedback:
+        from . import feedback   # matplotlib: only when pages are drawn
         pages = feedback.write(results, args.feedback)
         print(f"feedback: {len(pages)} page(s) in {args.feedback}", file=sys.stderr)
     report.table(results, sys.stdout, detail=args.detail)
@@ -93,6 +93,7 @@ def cmd_check(course: config.Course, args) -> int:
     results = grade.grade(course, name, [(path.stem, path)], devices, course.draw_seed(), visible_only=True)
     report.table(results, sys.stdout, detail=True)
     if args.feedback:
+        from . import feedback
         print(f"\nyour feedback page, with pictures: {feedback.write(results, args.feedback)[0]}")
     return 0 if all(e["status"] == "passed" for e in results[0]["exercises"]) else 1
 

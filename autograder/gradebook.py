@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from . import report
 from .config import ConfigError, Course
 
 TESTS = "_tests"      # the grade cell of exercise <id> is <id>_tests
@@ -71,22 +72,19 @@ def _read_cells(course: Course, name: str) -> Cells:
     return Cells(grade, solution)
 
 
-def read_reports(course: Course, paths: list[Path]) -> list[Entry]:
-    """Every result of every file, checked; GradebookError naming the file at the first problem."""
+def read_reports(course: Course, paths: list[Path]) -> tuple[list[Entry], dict[str, Cells]]:
+    """Every result of every file, checked, and the cells of the assignments they grade;
+    GradebookError naming the file at the first problem."""
     cells: dict[str, Cells] = {}
     entries: list[Entry] = []
     for path in paths:
         try:
-            results = json.loads(Path(path).read_text())["results"]
-            assert isinstance(results, list)
-        except OSError as e:
-            raise GradebookError(f"{path}: {e.strerror or e}") from None
-        except (ValueError, KeyError, TypeError, AssertionError):
-            raise GradebookError(f"{path}: not a grade report of `course grade --json` "
-                                 "(a JSON object with a list \"results\")") from None
+            results = report.read_json(path)
+        except ConfigError as e:
+            raise GradebookError(str(e)) from None
         for i, r in enumerate(results):
             entries.append(_entry(course, Path(path), i, r, cells))
-    return entries
+    return entries, cells
 
 
 def _entry(course: Course, path: Path, i: int, r, cells: dict[str, Cells]) -> Entry:
@@ -159,9 +157,8 @@ def fill(course: Course, paths: list[Path], db_url: str | None = None,
     """Check every file, then record every result in the gradebook at `db_url`."""
     from nbgrader.api import Gradebook, MissingEntry
     db_url = db_url or course.gradebook_url
-    entries = read_reports(course, paths)   # nothing is written before all of them are read
-    names = list(dict.fromkeys(e.assignment for e in entries))
-    cells = {n: _read_cells(course, n) for n in names}
+    entries, cells = read_reports(course, paths)   # nothing is written before all of them are read
+    names = list(cells)
     with Gradebook(db_url, COURSE_ID) as gb:
         missing = [n for n in names if not _has_cells(gb, n, cells[n])]
     for n in missing:

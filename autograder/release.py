@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import filecmp
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -67,7 +68,6 @@ def classroom_workflow(course: Course, a: Assignment) -> str:
     """GitHub Classroom's autograding workflow for a student's repository holding `<a>.ipynb`:
     one command-grader step per exercise (`course check --exercise`, worth its points), then
     the reporter that sends the points to Classroom. The kit comes from [classroom] of course.toml."""
-    import math
     minutes = math.ceil((course.limits.exercise_timeout + course.limits.submission_timeout) / 60) + 2
     steps = {ex.lower(): ex for ex in a.exercises}
     if len(steps) != len(a.exercises):

@@ -7,6 +7,8 @@ import tempfile
 from pathlib import Path
 from typing import TextIO
 
+from .config import ConfigError
+
 SHORT = {"passed": "ok", "partial": "part", "failed": "FAIL", "error": "ERR", "timeout": "TIME",
          "forbidden": "FORB", "missing": "MISS"}
 
@@ -32,6 +34,29 @@ def write_atomically(path: Path, text: str) -> None:
 
 def write_json(path: Path, results: list[dict]) -> None:
     write_atomically(path, json.dumps({"results": results}, indent=1))
+
+
+def read_json(path: Path) -> list[dict]:
+    """The results of a report `write_json` wrote; ConfigError naming the file when it is not one.
+    What each result must hold is for the reader to check (`summary`, `gradebook`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a grade file") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not JSON (not UTF-8 text)") from None
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise ConfigError(f"{path}: not JSON ({e})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise ConfigError(f"{path}: no 'results' list (is this a `course grade --json` report?)")
+    return data["results"]
 
 
 def table(results: list[dict], out: TextIO, detail: bool = False) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 import statistics
@@ -76,29 +75,17 @@ def read(path: Path) -> list[dict]:
     """The results of one grade file, checked; SummaryError naming the file when it is unusable."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SummaryError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise SummaryError(f"{path}: is a folder, not a grade file") from None
-    except UnicodeDecodeError:
-        raise SummaryError(f"{path}: not JSON (not UTF-8 text)") from None
-    except OSError as e:
-        raise SummaryError(f"{path}: cannot read ({e.strerror or e})") from None
-    try:
-        data = json.loads(text)
-    except ValueError as e:
-        raise SummaryError(f"{path}: not JSON ({e})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
-        raise SummaryError(f"{path}: no 'results' list (is this a `course grade --json` report?)")
-    if not data["results"]:
+        results = report.read_json(path)
+    except config.ConfigError as e:
+        raise SummaryError(str(e)) from None
+    if not results:
         raise SummaryError(f"{path}: 'results' is empty: no student to summarise")
-    for i, r in enumerate(data["results"]):
+    for i, r in enumerate(results):
         try:
             _check_result(f"results[{i}]", r)
         except SummaryError as e:
             raise SummaryError(f"{path}: {e}") from None
-    return data["results"]
+    return results
 
 
 def gather(paths: Iterable[Path], notes: TextIO | None = None) -> dict[str, list[dict]]:
