@@ -1,8 +1,40 @@
 """Autograder for the lesson-9 course kit.
 
-Data flows one way: notebook -> sandboxed execution -> plain results ->
-scores -> reports.  `notebook` reads a submission, `sandbox` runs it in
-other processes (`worker` is their side), `checks` say what to try and what
-to expect, `grade` turns results into scores, `report` writes them.
+Data flows one way, and the folders are its stages::
+
+    notebook ──► sandbox/ ──wire──► grading/ ──report──► outputs/
+    (read)       student's side      scores             pages, exports
+                 of the wall
+
+- `notebook`   reads a submission (nbformat) and finds its cells by grade_id.
+- `sandbox/`   everything that runs student code, and what builds the wall
+               around it. The grader holds a `Sandbox` (`box`) that asks the
+               pool server (`pool`) for forked processes; on the far side
+               `worker` confines itself (`isolation`), runs the cells and the
+               probes under the `tripwire`, and `procs` cleans up after it.
+               It never imports `grading` or `outputs`.
+- `wire`       the contract from sandbox to grader: the only values that may
+               cross back (plain arrays, numbers, strings), never a pickle.
+- `checks/`    what to try and what to expect, per assignment; `oracle` is
+               torch's own implementation that checks compare against.
+- `grading/`   turns plain results into scores: `grade` (the runner),
+               `reference` (the solutions), `forbidden` (static scan),
+               `submissions` (paths to students), `store` (resumable
+               batches), `cluster` (dask).
+- `report`     the contract from grader to outputs: the grade report's
+               shape, one validator, atomic writes.
+- `outputs/`   what people read: `progress`, `feedback` pages, `figures`,
+               the class `summary`, `exports` (Gradescope, JUnit),
+               nbgrader's `gradebook`, the `gradescope` autograder zip.
+               It reads reports only: never `sandbox` or `grading`.
+- `config` (course.toml), `release` (nbgrader's generate_assignment),
+  `mutants` (known-wrong code for the tests) and `cli` (nothing imports it)
+  sit on top.
 """
+from pathlib import Path
+
 __version__ = "0.1.0"
+
+# The installed kit, wherever pip put it: every sandbox is denied reading it
+# (hidden checks, the reference) and `grading.store` hashes all of it.
+KIT_DIR = Path(__file__).resolve().parent

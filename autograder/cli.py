@@ -7,8 +7,12 @@ import os
 import sys
 from pathlib import Path
 
-from . import config, exports, grade, progress, release, report, store, submissions
-from .sandbox import SandboxError
+from . import config, release, report
+
+from .outputs import exports, progress
+
+from .grading import grade, store, submissions
+from .sandbox.box import SandboxError
 
 
 def _devices(course: config.Course, wanted: str | None) -> list[str]:
@@ -58,7 +62,7 @@ def cmd_grade(course: config.Course, args) -> int:
     kept = store.Store(store_dir, course, args.assignment, devices, seed, force=args.force) if store_dir else None
     show = progress.Progress(len(subs), sys.stderr)
     if args.scheduler:
-        from . import cluster
+        from .grading import cluster
         results = cluster.grade(args.scheduler, course, args.assignment, subs, devices, seed,
                                 on_result=show, store=kept)
     else:
@@ -72,7 +76,7 @@ def cmd_grade(course: config.Course, args) -> int:
     if args.junit:
         exports.write_junit(args.junit, results)
     if args.feedback:
-        from . import feedback   # matplotlib: only when pages are drawn
+        from .outputs import feedback  # matplotlib: only when pages are drawn
         pages = feedback.write(results, args.feedback)
         print(f"feedback: {len(pages)} page(s) in {args.feedback}", file=sys.stderr)
     report.table(results, sys.stdout, detail=args.detail)
@@ -93,26 +97,26 @@ def cmd_check(course: config.Course, args) -> int:
     results = grade.grade(course, name, [(path.stem, path)], devices, course.draw_seed(), visible_only=True)
     report.table(results, sys.stdout, detail=True)
     if args.feedback:
-        from . import feedback
+        from .outputs import feedback
         print(f"\nyour feedback page, with pictures: {feedback.write(results, args.feedback)[0]}")
     return 0 if all(e["status"] == "passed" for e in results[0]["exercises"]) else 1
 
 
 def cmd_report(course: config.Course | None, args) -> int:
-    from . import summary
+    from .outputs import summary
     for path in summary.write(args.grades, args.out):
         print(f"wrote {path}")
     return 0
 
 
 def cmd_gradescope_zip(course: config.Course, args) -> int:
-    from .gradescope import build_zip
+    from .outputs.gradescope import build_zip
     print(f"wrote {build_zip(course, args.assignment, args.out or Path(f'gradescope-{args.assignment}.zip'))}")
     return 0
 
 
 def cmd_gradebook(course: config.Course, args) -> int:
-    from . import gradebook
+    from .outputs import gradebook
     gradebook.fill(course, args.grades, args.db)
     return 0
 

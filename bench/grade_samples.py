@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from autograder import config, grade  # noqa: E402
+from autograder import config  # noqa: E402
+from autograder.grading import grade  # noqa: E402
 
 
 def main() -> None:

@@ -23,7 +23,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autograder import config, mutants, oracle  # noqa: E402
+from autograder import config, mutants  # noqa: E402
+from autograder.checks import oracle  # noqa: E402
 from autograder.checks import Inputs, Namespace, registry  # noqa: E402
 from autograder.checks.init import same_spread  # noqa: E402
 import solutions.init as reference  # noqa: E402

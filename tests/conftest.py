@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from autograder import config, grade
+from autograder import config
+
+from autograder.grading import grade
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = ["02_init", "03_minibatch_training", "04_callbacks", "05_anneal"]

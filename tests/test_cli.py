@@ -9,7 +9,7 @@ import sys
 import pytest
 from pathlib import Path
 
-from autograder import submissions
+from autograder.grading import submissions
 from conftest import ROOT
 
 A = "03_minibatch_training"

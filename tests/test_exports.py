@@ -14,7 +14,9 @@ import jsonschema
 import pytest
 from junitparser import Error, Failure, JUnitXml
 
-from autograder import config, exports
+from autograder import config
+
+from autograder.outputs import exports
 from conftest import ROOT
 
 A = "03_minibatch_training"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import feedback
+from autograder.outputs import feedback
 from autograder.checks import plots
 from autograder.wire import Array
 from conftest import ROOT

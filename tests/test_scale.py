@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from autograder import grade
+from autograder.grading import grade
 from conftest import ROOT, make_submission
 
 A = "03_minibatch_training"
@@ -43,7 +43,7 @@ def test_parallel_grading_gives_the_same_report(course, batch, sequential):
 
 def test_a_dask_cluster_gives_the_same_report(course, batch, sequential):
     distributed = pytest.importorskip("distributed")
-    from autograder import cluster
+    from autograder.grading import cluster
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
                                   dashboard_address=None) as lc:
         remote = cluster.grade(lc.scheduler_address, _quick(course), A, [(p.stem, p) for p in batch], ["cpu"], 1)

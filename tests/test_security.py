@@ -488,7 +488,7 @@ def test_a_missing_layer_is_reported_and_strict_mode_refuses_to_grade(tmp_path, 
 
 
 def test_strict_mode_grades_where_every_layer_is_in_force(tmp_path):
-    from autograder.isolation import missing
+    from autograder.sandbox.isolation import missing
     rc, _, result = _grade_perfect(tmp_path)
     if missing(result["isolation"]):
         pytest.skip(f"this host lacks {missing(result['isolation'])}")

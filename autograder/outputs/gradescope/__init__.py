@@ -7,7 +7,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from ..config import ConfigError, Course
+from ...config import ConfigError, Course
 
 HERE = Path(__file__).parent
 

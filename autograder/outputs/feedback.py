@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 from .figures import esc, page, plt, png
-from .report import write_atomically
+from ..report import write_atomically
 
 LINES = {"yours": dict(color="#c62828", linewidth=2), "reference": dict(color="#1f4e9c", linestyle="--")}
 

@@ -12,9 +12,9 @@ import importlib
 from dataclasses import dataclass
 from functools import cached_property
 
-from . import notebook
-from .checks import Namespace
-from .config import Assignment, Course
+from .. import notebook
+from ..checks import Namespace
+from ..config import Assignment, Course
 
 
 @dataclass
@@ -45,7 +45,7 @@ class Reference:
 
     @cached_property
     def oracle(self) -> Namespace:
-        from . import oracle
+        from ..checks import oracle
         return Namespace(vars(oracle), fallback=self.namespace)
 
     @cached_property

@@ -15,17 +15,18 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from .config import Course
-from .isolation import missing
-from .report import write_atomically
+from .. import KIT_DIR
+from ..config import Course
+from ..sandbox.isolation import missing
+from ..report import write_atomically
 
 
 @lru_cache(maxsize=1)
 def kit_digest() -> str:
     """The kit's version, as a digest of its own sources: a changed check changes every key."""
     h = hashlib.sha256()
-    for p in sorted(Path(__file__).resolve().parent.rglob("*.py")):
-        h.update(p.name.encode() + p.read_bytes())
+    for p in sorted(KIT_DIR.rglob("*.py")):
+        h.update(p.relative_to(KIT_DIR).as_posix().encode() + b"\0" + p.read_bytes())
     return h.hexdigest()
 
 

@@ -12,7 +12,7 @@ isolation.
 The grader asks for a sandbox parent over a Unix socket, passing the three
 pipe ends the parent will use (SCM_RIGHTS), and gets back its pid.
 
-    python -I -m autograder.pool SOCKET_FD COURSE_ROOT MODULE...
+    python -I -m autograder.sandbox.server SOCKET_FD COURSE_ROOT MODULE...   (`server`)
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import sys
 import threading
 from pathlib import Path
 
-from .procs import kill_tree, reap_children
+from .procs import kill_tree
 
 
 class PoolError(Exception):
@@ -39,7 +39,7 @@ class Pool:
         self._lock = threading.Lock()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "autograder.pool", str(theirs.fileno()), str(course_root), *modules],
+                [sys.executable, "-I", "-m", "autograder.sandbox.server", str(theirs.fileno()), str(course_root), *modules],
                 pass_fds=(theirs.fileno(),), env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=None if os.environ.get("COURSE_SANDBOX_DEBUG") else subprocess.DEVNULL,
                 start_new_session=True)
@@ -90,43 +90,3 @@ class Pool:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
-    from . import worker
-    from .checks import registry
-
-    worker.preload()
-    for module in modules:
-        registry(module)
-    plan = worker.sandbox_plan(course_root)
-    sock.sendall(b'{"kind": "ready"}\n')
-    while True:
-        try:
-            msg, fds, _, _ = socket.recv_fds(sock, 1 << 16, 3)
-        except OSError:
-            return
-        if not msg:
-            return
-        reap_children()   # sandbox parents the grader killed are our children
-        request = json.loads(msg)
-        pid = os.fork()
-        if pid == 0:
-            code = 1
-            try:
-                sock.close()
-                os.setsid()
-                os.chdir(request["workdir"])
-                os.environ.clear()
-                os.environ.update(request["env"])
-                worker.parent(*fds, request["module"], plan)
-                code = 0
-            finally:
-                os._exit(code)
-        for fd in fds:
-            os.close(fd)
-        sock.sendall(json.dumps({"pid": pid}).encode() + b"\n")
-
-
-if __name__ == "__main__":
-    _serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2], sys.argv[3:])

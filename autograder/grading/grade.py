@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from . import forbidden, notebook, wire
-from .checks import Check, Context, Inputs, registry
-from .checks.judges import describe
-from .config import Assignment, Course
+from . import forbidden
+
+from .. import notebook, wire
+from ..checks import Check, Context, Inputs, registry
+from ..checks.judges import describe
+from ..config import Assignment, Course
 from .reference import Reference
-from .pool import Pool
-from .sandbox import ExerciseRun, Job, Sandbox, SandboxError, env
+from ..sandbox.pool import Pool
+from ..sandbox.box import ExerciseRun, Job, Sandbox, SandboxError, env
 from .store import Store, reuse
 
 

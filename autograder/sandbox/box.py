@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import wire
-from .config import Course
+from .. import wire
+from ..config import Course
 from .isolation import missing
 from .pool import Pool, PoolError
 from .procs import kill_tree

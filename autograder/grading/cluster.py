@@ -18,7 +18,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from .config import Course
+from ..config import Course
 from .grade import Progress
 from .store import Store, reuse
 
@@ -38,9 +38,9 @@ def _grader(course: Course, assignment: str, devices: tuple[str, ...], seed: int
 
 def _build(course: Course, assignment: str, devices: tuple[str, ...], seed: int):
     from . import grade
-    from .pool import Pool
+    from ..sandbox.pool import Pool
     from .reference import Reference
-    from .sandbox import env
+    from ..sandbox.box import env
     ref = Reference(course, course.assignment(assignment))
     expected = grade.Expected(ref, seed)
     expected.fill(list(devices))

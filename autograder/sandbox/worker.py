@@ -25,7 +25,7 @@ from pathlib import Path
 
 NO_MORE_JOBS = 113   # a child's exit code for 'the grader closed the job pipe'
 PRELOAD = ["torch", "torch.nn.functional", "torch.optim", "numpy", "matplotlib.pyplot", "sklearn.datasets",
-           "autograder.isolation", "autograder.tripwire"]   # once here, not once per child
+           "autograder.sandbox.isolation", "autograder.sandbox.tripwire"]   # once here, not once per child
 
 
 class CellTimeout(BaseException):
@@ -125,8 +125,9 @@ def limit_resources(limits: dict, cuda: bool) -> None:
 
 
 def child(job_fd: int, result_fd: int, plan) -> int:
-    from . import isolation, wire
-    from .checks import Inputs, Namespace, registry
+    from . import isolation
+    from .. import wire
+    from ..checks import Inputs, Namespace, registry
     from .tripwire import Tripwire
 
     try:
@@ -213,8 +214,9 @@ def sandbox_plan(course_root: str):
     """Worked out once in the pool server, used by every child: what it may read, and as whom."""
     import importlib.util
     import torch
+    from .. import KIT_DIR
     from . import isolation
-    kit = Path(__file__).resolve().parent
+    kit = KIT_DIR   # the whole installed kit, not just this folder
     solutions = importlib.util.find_spec("solutions")
     denied = [Path(course_root), kit] + ([Path(solutions.origin).parent] if solutions and solutions.origin else [])
     return isolation.plan(denied, probe=[os.__file__, torch.__file__])
@@ -222,8 +224,8 @@ def sandbox_plan(course_root: str):
 
 def parent(job_fd: int, result_fd: int, status_fd: int, module: str, plan) -> None:
     """One submission's sandbox parent, forked by the pool server in the submission's folder."""
-    from . import wire
-    from .checks import registry
+    from .. import wire
+    from ..checks import registry
     from .procs import become_subreaper, kill_descendants
 
     registry(module)

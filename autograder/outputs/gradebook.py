@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import report
-from .config import ConfigError, Course
+from .. import report
+from ..config import ConfigError, Course
 
 TESTS = "_tests"      # the grade cell of exercise <id> is <id>_tests
 COURSE_ID = ""         # nbgrader's CourseDirectory.course_id default: what its apps and formgrader use

@@ -6,8 +6,8 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .config import Course
-from .report import write_atomically
+from ..config import Course
+from ..report import write_atomically
 
 # Gradescope's format: https://gradescope-autograders.readthedocs.io/en/latest/specs/#output-format
 

@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
-from . import config, report
+from .. import config, report
 
 STATUSES = ["passed", "partial", "failed", "error", "timeout", "forbidden", "missing"]
 HEADINGS = {"passed": "passed fully", "partial": "partly", "failed": "failed", "error": "errored",
