@@ -31,6 +31,7 @@ Data flows one way, and the folders are its stages::
   `mutants` (known-wrong code for the tests) and `cli` (nothing imports it)
   sit on top.
 """
+
 from pathlib import Path
 
 __version__ = "0.1.0"

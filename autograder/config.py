@@ -1,4 +1,5 @@
 """The course, as `course.toml` describes it."""
+
 from __future__ import annotations
 
 import random
@@ -21,8 +22,8 @@ class Tolerance:
 class Assignment:
     name: str
     title: str
-    module: str                 # solutions.<module> holds its reference code
-    points: dict[str, float]    # exercise id -> points, in notebook order
+    module: str  # solutions.<module> holds its reference code
+    points: dict[str, float]  # exercise id -> points, in notebook order
 
     @property
     def exercises(self) -> list[str]:
@@ -43,14 +44,15 @@ class Limits:
     open_files: int
 
 
-VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")   # Gradescope's four settings
+VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")  # Gradescope's four settings
 
 
 @dataclass(frozen=True)
 class Gradescope:
     """When Gradescope shows students their results and the grader's stdout (course.toml's [gradescope])."""
-    visibility: str = "after_published"     # hidden checks' verdicts wait until the instructor publishes
-    stdout_visibility: str = "hidden"       # stdout is the instructor's debugging log
+
+    visibility: str = "after_published"  # hidden checks' verdicts wait until the instructor publishes
+    stdout_visibility: str = "hidden"  # stdout is the instructor's debugging log
 
     def __post_init__(self):
         for key in ("visibility", "stdout_visibility"):
@@ -62,17 +64,17 @@ class Gradescope:
 class Course:
     root: Path
     devices: list[str]
-    seed: int | None            # None: a fresh seed per grading run
+    seed: int | None  # None: a fresh seed per grading run
     mnist: Path | None
     digits_train: int
     tolerances: dict[str, Tolerance]
     limits: Limits
     assignments: dict[str, Assignment]
     forbidden: dict[str, list[str]] = field(default_factory=dict)
-    strict: bool = False        # refuse to grade unless every isolation layer is in force
-    gradebook_db: str = "gradebook.db"          # [nbgrader] db: a file in the course folder, or a database URL
-    kit_repository: str = "OWNER/REPO"          # [classroom] the kit's repository students' workflows check out
-    kit_ref: str = "main"                       # [classroom] its branch, tag or commit
+    strict: bool = False  # refuse to grade unless every isolation layer is in force
+    gradebook_db: str = "gradebook.db"  # [nbgrader] db: a file in the course folder, or a database URL
+    kit_repository: str = "OWNER/REPO"  # [classroom] the kit's repository students' workflows check out
+    kit_ref: str = "main"  # [classroom] its branch, tag or commit
     gradescope: Gradescope = field(default_factory=Gradescope)
 
     @property
@@ -121,8 +123,9 @@ def load(root: Path | None = None) -> Course:
             tolerances={k: Tolerance(float(v["rtol"]), float(v["atol"])) for k, v in raw["tolerance"].items()},
             limits=Limits(**{k: limits[k] for k in Limits.__dataclass_fields__}),
             assignments={
-                name: Assignment(name, a.get("title", name), a["module"],
-                                 {ex: float(p) for ex, p in a["points"].items()})
+                name: Assignment(
+                    name, a.get("title", name), a["module"], {ex: float(p) for ex, p in a["points"].items()}
+                )
                 for name, a in raw["assignments"].items()
             },
             forbidden={k: list(v) for k, v in raw.get("forbidden", {}).items()},

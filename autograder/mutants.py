@@ -4,6 +4,7 @@ A mutant is either a whole cell's source or, more often, a list of edits
 `(old, new)` to the reference cell: the edit *is* the bug, and it reads as
 such. Each `old` must occur exactly once in the reference.
 """
+
 from __future__ import annotations
 
 import runpy

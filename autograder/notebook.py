@@ -5,6 +5,7 @@ A cell's role comes from nbgrader's metadata and our `export`/`demo` tags
 locked cells are taken from the released notebook, never from the student's
 copy, and a locked cell whose nbgrader checksum changed is reported.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,14 +23,14 @@ class NotebookError(Exception):
 
 @dataclass(frozen=True)
 class Cell:
-    index: int                 # position among the notebook's cells
+    index: int  # position among the notebook's cells
     source: str
     grade_id: str | None
     solution: bool
     locked: bool
     tags: tuple[str, ...]
-    checksum: str | None       # nbgrader's checksum of the cell as it is now
-    code: bool = True          # False only for locked markdown cells, kept to check them
+    checksum: str | None  # nbgrader's checksum of the cell as it is now
+    code: bool = True  # False only for locked markdown cells, kept to check them
 
     @property
     def label(self) -> str:
@@ -39,7 +40,7 @@ class Cell:
 @dataclass
 class Notebook:
     path: Path
-    cells: list[Cell]                          # code cells (and locked markdown), in order
+    cells: list[Cell]  # code cells (and locked markdown), in order
     errors: list[str] = field(default_factory=list)
 
     def solutions(self) -> dict[str, Cell]:
@@ -67,8 +68,9 @@ def _nbformat():
     is unchanged; jsonschema itself skips the checker when the import fails.
     """
     if "jsonschema" not in sys.modules:
-        sys.modules.setdefault("rfc3987_syntax", None)   # None: `import` raises ImportError
+        sys.modules.setdefault("rfc3987_syntax", None)  # None: `import` raises ImportError
     import nbformat
+
     return nbformat
 
 
@@ -76,6 +78,7 @@ def preload() -> None:
     """Import nbformat and nbgrader's checksum now rather than on the first read."""
     _nbformat()
     from nbgrader.utils import compute_checksum
+
     del compute_checksum
 
 
@@ -86,8 +89,10 @@ def read(path: Path, max_mib: int = 64) -> Notebook:
     path = Path(path)
     try:
         if path.stat().st_size > max_mib << 20:
-            raise NotebookError(f"{path}: not graded: {path.stat().st_size >> 20} MiB is over the "
-                                f"{max_mib} MiB a notebook may take (clear its outputs)")
+            raise NotebookError(
+                f"{path}: not graded: {path.stat().st_size >> 20} MiB is over the "
+                f"{max_mib} MiB a notebook may take (clear its outputs)"
+            )
         text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise NotebookError(f"{path}: cannot read: {e.strerror or e}") from None
@@ -98,7 +103,9 @@ def read(path: Path, max_mib: int = 64) -> Notebook:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as e:
-        raise NotebookError(f"{path}: not a notebook (invalid JSON at line {e.lineno}, column {e.colno}: {e.msg})") from None
+        raise NotebookError(
+            f"{path}: not a notebook (invalid JSON at line {e.lineno}, column {e.colno}: {e.msg})"
+        ) from None
     except RecursionError:
         raise NotebookError(f"{path}: not a notebook (JSON nested too deeply)") from None
     if not isinstance(raw, dict) or "cells" not in raw and "worksheets" not in raw:
@@ -107,7 +114,7 @@ def read(path: Path, max_mib: int = 64) -> Notebook:
     if major != 4:
         raise NotebookError(f"{path}: nbformat {major} is not supported; save it as nbformat 4 (Jupyter does)")
     try:
-        nb = nbformat.reads(text, as_version=4)   # joins multi-line sources into strings
+        nb = nbformat.reads(text, as_version=4)  # joins multi-line sources into strings
         nbformat.validate(nb)
     except nbformat.ValidationError as e:
         where = "/".join(str(p) for p in e.absolute_path) or "top level"
@@ -127,15 +134,17 @@ def read(path: Path, max_mib: int = 64) -> Notebook:
             if meta.get("locked"):
                 cells.append(Cell(i, "", meta.get("grade_id"), False, True, (), digest, code=False))
             continue
-        cells.append(Cell(
-            index=i,
-            source=c.source,
-            grade_id=meta.get("grade_id"),
-            solution=bool(meta.get("solution")),
-            locked=bool(meta.get("locked")),
-            tags=tuple(c.metadata.get("tags", ())),
-            checksum=digest,
-        ))
+        cells.append(
+            Cell(
+                index=i,
+                source=c.source,
+                grade_id=meta.get("grade_id"),
+                solution=bool(meta.get("solution")),
+                locked=bool(meta.get("locked")),
+                tags=tuple(c.metadata.get("tags", ())),
+                checksum=digest,
+            )
+        )
     return Notebook(path, cells)
 
 
@@ -157,4 +166,3 @@ def runnable(source: str) -> str:
             return "pass\n"  # %%bash, %%html, %%writefile...: not Python
         source = rest
     return "\n".join("pass  # " + l.strip() if _MAGIC.match(l) else l for l in source.splitlines()) + "\n"
-

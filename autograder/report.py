@@ -1,4 +1,5 @@
 """Writing results: the JSON grade report (atomically) and the console table."""
+
 from __future__ import annotations
 
 import json
@@ -9,8 +10,15 @@ from typing import TextIO
 
 from .config import ConfigError
 
-SHORT = {"passed": "ok", "partial": "part", "failed": "FAIL", "error": "ERR", "timeout": "TIME",
-         "forbidden": "FORB", "missing": "MISS"}
+SHORT = {
+    "passed": "ok",
+    "partial": "part",
+    "failed": "FAIL",
+    "error": "ERR",
+    "timeout": "TIME",
+    "forbidden": "FORB",
+    "missing": "MISS",
+}
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -67,7 +75,10 @@ def table(results: list[dict], out: TextIO, detail: bool = False) -> None:
     ids = [e["id"] for e in results[0]["exercises"]]
     width = max(7, *(len(r["student"]) for r in results))
     cols = [max(len(i), 9) for i in ids]
-    print(f"{results[0]['assignment']}  (devices: {', '.join(results[0]['devices'])}, seed {results[0].get('seed')})", file=out)
+    print(
+        f"{results[0]['assignment']}  (devices: {', '.join(results[0]['devices'])}, seed {results[0].get('seed')})",
+        file=out,
+    )
     print(f"{'student':<{width}}  {'score':>11}  " + "  ".join(f"{i:>{w}}" for i, w in zip(ids, cols)), file=out)
     for r in results:
         cells = []

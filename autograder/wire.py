@@ -6,6 +6,7 @@ bytes plus dtype, shape and device. Never a pickle: unpickling runs code.
 `encode` runs in the sandbox; `decode` runs in the grader and believes
 nothing: it checks every node against this schema and a size cap.
 """
+
 from __future__ import annotations
 
 import base64
@@ -20,8 +21,16 @@ import numpy as np
 
 # dtypes that may cross, as torch names them -> numpy dtype used on the wire
 DTYPES = {
-    "float64": "<f8", "float32": "<f4", "float16": "<f2", "bfloat16": "<f4",
-    "int64": "<i8", "int32": "<i4", "int16": "<i2", "int8": "<i1", "uint8": "<u1", "bool": "|b1",
+    "float64": "<f8",
+    "float32": "<f4",
+    "float16": "<f2",
+    "bfloat16": "<f4",
+    "int64": "<i8",
+    "int32": "<i4",
+    "int16": "<i2",
+    "int8": "<i1",
+    "uint8": "<u1",
+    "bool": "|b1",
 }
 MAX_DEPTH = 32
 
@@ -33,9 +42,10 @@ class WireError(ValueError):
 @dataclass(frozen=True)
 class Array:
     """A tensor that came back: its values on the CPU and where it lived."""
+
     values: np.ndarray
-    dtype: str          # torch's name, e.g. 'float32'
-    device: str         # 'cpu', 'cuda:0', ...
+    dtype: str  # torch's name, e.g. 'float32'
+    device: str  # 'cpu', 'cuda:0', ...
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -48,10 +58,12 @@ class Array:
 @dataclass(frozen=True)
 class Opaque:
     """Something that is not plain data: only its type name crosses."""
+
     type_name: str
 
 
 # ---- sandbox side ---------------------------------------------------------
+
 
 def encode(value: Any, depth: int = 0) -> Any:
     """Turn a result into JSON-able plain data (runs in the sandbox)."""
@@ -72,8 +84,14 @@ def encode(value: Any, depth: int = 0) -> Any:
             return {"opaque": f"tensor of dtype {dtype}"}
         host = t.to("cpu", torch.float32 if dtype == "bfloat16" else t.dtype).contiguous()
         data = host.numpy().astype(DTYPES[dtype], copy=False).tobytes()
-        return {"tensor": {"dtype": dtype, "shape": list(host.shape), "device": str(t.device),
-                           "data": base64.b64encode(data).decode("ascii")}}
+        return {
+            "tensor": {
+                "dtype": dtype,
+                "shape": list(host.shape),
+                "device": str(t.device),
+                "data": base64.b64encode(data).decode("ascii"),
+            }
+        }
     if isinstance(value, (list, tuple)):
         return [encode(v, depth + 1) for v in value]
     if isinstance(value, dict):
@@ -94,6 +112,7 @@ def write_message(fd: int, message: dict) -> None:
 
 # ---- grader side ----------------------------------------------------------
 
+
 def decode(node: Any, depth: int = 0) -> Any:
     """Check one node of a reply against the schema and rebuild it."""
     if depth > MAX_DEPTH:
@@ -104,7 +123,7 @@ def decode(node: Any, depth: int = 0) -> Any:
         return [decode(v, depth + 1) for v in node]
     if not isinstance(node, dict) or len(node) != 1:
         raise WireError(f"unexpected node {str(node)[:80]!r}")
-    (kind, body), = node.items()
+    ((kind, body),) = node.items()
     if kind == "float" and body in ("nan", "inf", "-inf"):
         return float(body)
     if kind == "opaque" and isinstance(body, str):
@@ -139,7 +158,7 @@ def parse_message(body: bytes) -> dict:
         message = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise WireError(f"not JSON: {e}") from None
-    except RecursionError:   # a reply of `[[[[...]]]]`: it must not take the grader down
+    except RecursionError:  # a reply of `[[[[...]]]]`: it must not take the grader down
         raise WireError("not JSON: nested too deeply") from None
     if not isinstance(message, dict):
         raise WireError("reply is not an object")

@@ -55,6 +55,7 @@ Targets (issue 6; measured and reported, never asserted in tests): N = 100 of
 peak memory flat in N (no growth from 10 to 100); CUDA checks add under 1 s a submission (only
 where a GPU exists). nbgrader at N = 100 takes many minutes (`--nbgrader-timeout` bounds it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,18 +88,25 @@ MIB = 1024 * 1024
 
 # ---------------------------------------------------------------- submissions
 
+
 def hang_cell(source: str) -> str:
     """`source` with a loop that never ends at the top of its first function's body (after the docstring)."""
     tree = ast.parse(source)
     fn = next(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))
     first = fn.body[0]
-    doc = isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant) \
+    doc = (
+        isinstance(first, ast.Expr)
+        and isinstance(getattr(first, "value", None), ast.Constant)
         and isinstance(first.value.value, str)
-    after = first.end_lineno if doc else first.lineno - 1   # insert after this (1-based) line
+    )
+    after = first.end_lineno if doc else first.lineno - 1  # insert after this (1-based) line
     indent = " " * first.col_offset
     lines = source.splitlines()
-    loop = [f"{indent}done = False", f"{indent}while not done:   # the condition that should end it is never set",
-            f"{indent}    pass"]
+    loop = [
+        f"{indent}done = False",
+        f"{indent}while not done:   # the condition that should end it is never set",
+        f"{indent}    pass",
+    ]
     return "\n".join(lines[:after] + loop + lines[after:]) + ("\n" if source.endswith("\n") else "")
 
 
@@ -127,8 +135,14 @@ def build_submissions(a: str, n: int, submitted: Path, hang_ex: str | None) -> l
         student = f"s{i:03d}"
         nb = copy.deepcopy(samples[kind])
         nb["metadata"]["bench"] = {"student": student, "kind": kind}
-        nb["cells"].append({"cell_type": "markdown", "id": "student-note", "metadata": {},
-                            "source": f"Submitted by student {student} (benchmark copy {i} of {n})."})
+        nb["cells"].append(
+            {
+                "cell_type": "markdown",
+                "id": "student-note",
+                "metadata": {},
+                "source": f"Submitted by student {student} (benchmark copy {i} of {n}).",
+            }
+        )
         path = submitted / student / a / f"{a}.ipynb"
         path.parent.mkdir(parents=True)
         path.write_text(json.dumps(nb, indent=1))
@@ -138,9 +152,10 @@ def build_submissions(a: str, n: int, submitted: Path, hang_ex: str | None) -> l
 
 # ---------------------------------------------------------------- measuring
 
+
 def env() -> dict[str, str]:
     e = dict(os.environ)
-    e["PATH"] = f"{BIN}{os.pathsep}{e.get('PATH', '')}"   # the venv's `course`, `nbgrader` and the kernel's `python`
+    e["PATH"] = f"{BIN}{os.pathsep}{e.get('PATH', '')}"  # the venv's `course`, `nbgrader` and the kernel's `python`
     e.pop("COURSE_SANDBOX_DEBUG", None)
     return e
 
@@ -178,7 +193,7 @@ def other_load(seconds: float = 2.0) -> float:
 def measure(cmd: list[str], cwd: Path, log: Path, timeout: float | None = None) -> dict:
     """Run `cmd`; its wall time, the peak memory of its process tree, and the machine's other load."""
     peak = {"tree": 0, "proc": 0, "procs": 0, "pss": 0}
-    cpu_seen: dict[tuple[int, float], float] = {}   # (pid, start time) -> its own CPU seconds, last seen
+    cpu_seen: dict[tuple[int, float], float] = {}  # (pid, start time) -> its own CPU seconds, last seen
     loads: list[float] = []
     stop = threading.Event()
     idle_before = other_load()
@@ -203,7 +218,7 @@ def measure(cmd: list[str], cwd: Path, log: Path, timeout: float | None = None) 
                         rss = p.memory_info().rss
                         total += rss
                         peak["proc"] = max(peak["proc"], rss)
-                        if tick % 5 == 0:   # PSS reads smaps_rollup (a few ms a process): every 0.5 s
+                        if tick % 5 == 0:  # PSS reads smaps_rollup (a few ms a process): every 0.5 s
                             pss += p.memory_full_info().pss
                     except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
                         continue
@@ -230,12 +245,21 @@ def measure(cmd: list[str], cwd: Path, log: Path, timeout: float | None = None) 
     # reaped by none of ours, such as a killed pool's last forks, escape rusage; short ones escape polling)
     tree_cpu = max(children_cpu_s() - tree0, sum(cpu_seen.values()))
     other = max(0.0, busy_cpu_s() - cpu0 - tree_cpu)
-    return {"command": shlex.join(str(c) for c in cmd), "rc": rc, "timed_out": timed_out, "wall_s": wall,
-            "peak_tree_rss_mib": peak["tree"] / MIB, "peak_tree_pss_mib": peak["pss"] / MIB,
-            "peak_process_rss_mib": peak["proc"] / MIB,
-            "max_processes": peak["procs"], "tool_cpu_s": tree_cpu,
-            "other_cpu_cores": other / wall if wall > 0 else 0.0, "other_cpu_cores_before": idle_before,
-            "loadavg_before": load_before, "loadavg_max": max(loads, default=load_before)}
+    return {
+        "command": shlex.join(str(c) for c in cmd),
+        "rc": rc,
+        "timed_out": timed_out,
+        "wall_s": wall,
+        "peak_tree_rss_mib": peak["tree"] / MIB,
+        "peak_tree_pss_mib": peak["pss"] / MIB,
+        "peak_process_rss_mib": peak["proc"] / MIB,
+        "max_processes": peak["procs"],
+        "tool_cpu_s": tree_cpu,
+        "other_cpu_cores": other / wall if wall > 0 else 0.0,
+        "other_cpu_cores_before": idle_before,
+        "loadavg_before": load_before,
+        "loadavg_max": max(loads, default=load_before),
+    }
 
 
 def run_untimed(cmd: list[str], cwd: Path, what: str) -> None:
@@ -245,6 +269,7 @@ def run_untimed(cmd: list[str], cwd: Path, what: str) -> None:
 
 
 # ---------------------------------------------------------------- the tools
+
 
 def score_summary(subs: list[dict], scores: dict[str, float | None]) -> dict:
     """Per kind of submission: the scores a tool gave, as [min, max] (None: not graded)."""
@@ -256,8 +281,17 @@ def score_summary(subs: list[dict], scores: dict[str, float | None]) -> dict:
 
 def run_kit(a: str, subs: list[dict], folder: Path, workers: int | None, hang_ex: str, max_score: float) -> dict:
     report = folder / "kit-report.json"
-    cmd = [str(BIN / "course"), "grade", a, str(folder / "nbgrader" / "submitted"), "--no-store", "--seed", "0",
-           "--json", str(report)]
+    cmd = [
+        str(BIN / "course"),
+        "grade",
+        a,
+        str(folder / "nbgrader" / "submitted"),
+        "--no-store",
+        "--seed",
+        "0",
+        "--json",
+        str(report),
+    ]
     if workers:
         cmd += ["--workers", str(workers)]
     row = measure(cmd, ROOT, folder / "kit.log")
@@ -280,8 +314,7 @@ def run_kit(a: str, subs: list[dict], folder: Path, workers: int | None, hang_ex
         if s["kind"] == "stubs" and r["score"] != 0:
             problems.append(f"{s['student']} (stubs) scored {r['score']:g}")
         if s["kind"] == "hang":
-            row["hang"] = {"student": s["student"], "score": r["score"], "statuses": status,
-                           "errors": r["errors"]}
+            row["hang"] = {"student": s["student"], "score": r["score"], "statuses": status, "errors": r["errors"]}
             if status.get(hang_ex) != "timeout":
                 problems.append(f"{s['student']} (hangs in {hang_ex}): {hang_ex} is {status.get(hang_ex)}, not timeout")
     row.update(scores_by_kind=score_summary(subs, scores), problems=problems)
@@ -293,7 +326,8 @@ def setup_nbgrader(a: str, course: Path, subs: list[dict]) -> None:
     (course / "nbgrader_config.py").write_text(
         "c = get_config()\n"
         'c.CourseDirectory.course_id = "lesson9-bench"\n'
-        f'c.CourseDirectory.db_url = "sqlite:///{course / "gradebook.db"}"\n')
+        f'c.CourseDirectory.db_url = "sqlite:///{course / "gradebook.db"}"\n'
+    )
     shutil.copy(ROOT / "course.toml", course / "course.toml")
     (course / "source" / a).mkdir(parents=True)
     shutil.copy(ROOT / "source" / a / f"{a}.ipynb", course / "source" / a / f"{a}.ipynb")
@@ -325,22 +359,27 @@ def run_nbgrader(a: str, subs: list[dict], course: Path, cell_timeout: float, ti
     lines = log.splitlines()
     # a cell that times out logs "Timeout waiting for execute reply" and "Interrupting kernel" (expected: the hang)
     row["cell_timeouts"] = sum("Timeout waiting for execute reply" in line for line in lines)
-    errors = [line for line in lines if "| ERROR]" in line
-              and "Timeout waiting for execute reply" not in line and "Interrupting kernel" not in line]
+    errors = [
+        line
+        for line in lines
+        if "| ERROR]" in line and "Timeout waiting for execute reply" not in line and "Interrupting kernel" not in line
+    ]
     if errors:
         problems.append(f"{len(errors)} ERROR line(s) in nbgrader's log, the first: {errors[0][:200]}")
-    row["checksum_warnings"] = sorted({line.split("for cell ")[1].split(" ")[0]
-                                       for line in lines if "Attribute 'checksum' for cell" in line})
+    row["checksum_warnings"] = sorted(
+        {line.split("for cell ")[1].split(" ")[0] for line in lines if "Attribute 'checksum' for cell" in line}
+    )
     scores: dict[str, float | None] = {}
     try:
         from nbgrader.api import Gradebook, MissingEntry
+
         with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
             for s in subs:
                 try:
                     scores[s["student"]] = gb.find_submission(a, s["student"]).score
                 except MissingEntry:
                     scores[s["student"]] = None
-    except Exception as e:   # the gradebook is a check, not the measurement
+    except Exception as e:  # the gradebook is a check, not the measurement
         problems.append(f"could not read nbgrader's gradebook: {e}")
     for s in subs:
         sc = scores.get(s["student"])
@@ -353,17 +392,23 @@ def run_nbgrader(a: str, subs: list[dict], course: Path, cell_timeout: float, ti
 
 
 def run_floor(folder: Path, repeats: int) -> dict:
-    subprocess.run([sys.executable, "-c", "import torch"], env=env(), check=True)   # warm the page cache first
+    subprocess.run([sys.executable, "-c", "import torch"], env=env(), check=True)  # warm the page cache first
     runs = [measure([sys.executable, "-c", "import torch"], folder, folder / "floor.log") for _ in range(repeats)]
     walls = [r["wall_s"] for r in runs]
     row = min(runs, key=lambda r: abs(r["wall_s"] - statistics.median(walls)))
-    return {**row, "wall_s": statistics.median(walls), "samples_s": walls,
-            "peak_tree_rss_mib": max(r["peak_tree_rss_mib"] for r in runs),
-            "peak_tree_pss_mib": max(r["peak_tree_pss_mib"] for r in runs),
-            "peak_process_rss_mib": max(r["peak_process_rss_mib"] for r in runs), "problems": []}
+    return {
+        **row,
+        "wall_s": statistics.median(walls),
+        "samples_s": walls,
+        "peak_tree_rss_mib": max(r["peak_tree_rss_mib"] for r in runs),
+        "peak_tree_pss_mib": max(r["peak_tree_pss_mib"] for r in runs),
+        "peak_process_rss_mib": max(r["peak_process_rss_mib"] for r in runs),
+        "problems": [],
+    }
 
 
 # ---------------------------------------------------------------- report
+
 
 def finish(row: dict, a: str, n: int, tool: str) -> dict:
     row = {"assignment": a, "n": n, "tool": tool, **row}
@@ -393,36 +438,59 @@ def targets(rows: list[dict], qs: list[dict]) -> list[dict]:
     out = []
     q100 = next((q for q in qs if q["assignment"] == "03_minibatch_training" and q["n"] == 100), None)
     got = q100.get("kit_vs_nbgrader_throughput") if q100 else None
-    out.append({"target": "N=100 of 03_minibatch_training: kit throughput >= 30x nbgrader's",
-                "measured": None if got is None else f"{got:.1f}x", "met": None if got is None else got >= 30})
+    out.append(
+        {
+            "target": "N=100 of 03_minibatch_training: kit throughput >= 30x nbgrader's",
+            "measured": None if got is None else f"{got:.1f}x",
+            "met": None if got is None else got >= 30,
+        }
+    )
     for q in qs:
         if "kit_latency_vs_floor" in q:
             got = q["kit_latency_vs_floor"]
-            out.append({"target": f"one submission of {q['assignment']}: <= 1.5x the floor (python -c 'import torch')",
-                        "measured": f"{got:.2f}x", "met": got <= 1.5})
+            out.append(
+                {
+                    "target": f"one submission of {q['assignment']}: <= 1.5x the floor (python -c 'import torch')",
+                    "measured": f"{got:.2f}x",
+                    "met": got <= 1.5,
+                }
+            )
     for a in sorted({r["assignment"] for r in rows}):
         kit = {r["n"]: r for r in rows if r["assignment"] == a and r["tool"] == "kit"}
         if 10 in kit and 100 in kit:
             m10, m100 = kit[10]["peak_tree_rss_mib"], kit[100]["peak_tree_rss_mib"]
             s10, s100 = kit[10]["peak_tree_pss_mib"], kit[100]["peak_tree_pss_mib"]
             p10, p100 = kit[10]["peak_process_rss_mib"], kit[100]["peak_process_rss_mib"]
-            out.append({"target": f"peak memory of {a} flat from N=10 to N=100 (tree RSS and PSS within 10%)",
-                        "measured": f"tree RSS {m10:.0f} -> {m100:.0f} MiB, tree PSS {s10:.0f} -> {s100:.0f} MiB, "
-                                    f"largest process {p10:.0f} -> {p100:.0f} MiB",
-                        "met": m100 <= 1.1 * m10 and s100 <= 1.1 * s10})
+            out.append(
+                {
+                    "target": f"peak memory of {a} flat from N=10 to N=100 (tree RSS and PSS within 10%)",
+                    "measured": f"tree RSS {m10:.0f} -> {m100:.0f} MiB, tree PSS {s10:.0f} -> {s100:.0f} MiB, "
+                    f"largest process {p10:.0f} -> {p100:.0f} MiB",
+                    "met": m100 <= 1.1 * m10 and s100 <= 1.1 * s10,
+                }
+            )
     try:
         import torch
+
         gpu = torch.cuda.is_available()
     except Exception:
         gpu = False
-    out.append({"target": "CUDA checks add < 1 s a submission", "measured": None if not gpu else "not measured by this script",
-                "met": None, "note": "no GPU on this machine" if not gpu else "run `course grade --device cpu` vs `--device all`"})
+    out.append(
+        {
+            "target": "CUDA checks add < 1 s a submission",
+            "measured": None if not gpu else "not measured by this script",
+            "met": None,
+            "note": "no GPU on this machine" if not gpu else "run `course grade --device cpu` vs `--device all`",
+        }
+    )
     return out
 
 
 def table(rows: list[dict], qs: list[dict]) -> str:
-    head = (f"{'assignment':<22} {'N':>4}  {'tool':<9} {'wall s':>8} {'s/sub':>7} {'subs/s':>8} {'tree RSS':>9} "
-            f"{'tree PSS':>9} {'proc RSS':>9} {'CPU s':>7} {'ratio':>18}")
+    head = (
+        f"{'assignment':<22} {'N':>4}  {'tool':<9} {'wall s':>8} {'s/sub':>7} {'subs/s':>8} {'tree RSS':>9} "
+        f"{'tree PSS':>9} {'proc RSS':>9} {'CPU s':>7} {'ratio':>18}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         q = next((q for q in qs if (q["assignment"], q["n"]) == (r["assignment"], r["n"])), {})
@@ -432,18 +500,24 @@ def table(rows: list[dict], qs: list[dict]) -> str:
         if r["tool"] in ("kit", "nbgrader") and f"{r['tool']}_latency_vs_floor" in q:
             ratio = (ratio + ", " if ratio else "") + f"{q[r['tool'] + '_latency_vs_floor']:.2f}x floor"
         flag = " !" if r["problems"] else ""
-        lines.append(f"{r['assignment']:<22} {r['n']:>4}  {r['tool']:<9} {r['wall_s']:>8.1f} {r['per_submission_s']:>7.2f} "
-                     f"{r['throughput_per_s']:>8.3f} {r['peak_tree_rss_mib']:>9.0f} {r['peak_tree_pss_mib']:>9.0f} "
-                     f"{r['peak_process_rss_mib']:>9.0f} {r['tool_cpu_s']:>7.1f} {ratio:>18}{flag}")
-    lines.append("(memory in MiB; CPU s: the tool's process tree; ratio: kit throughput / nbgrader's, "
-                 "and single-submission latency / the floor's; !: see the notes)")
+        lines.append(
+            f"{r['assignment']:<22} {r['n']:>4}  {r['tool']:<9} {r['wall_s']:>8.1f} {r['per_submission_s']:>7.2f} "
+            f"{r['throughput_per_s']:>8.3f} {r['peak_tree_rss_mib']:>9.0f} {r['peak_tree_pss_mib']:>9.0f} "
+            f"{r['peak_process_rss_mib']:>9.0f} {r['tool_cpu_s']:>7.1f} {ratio:>18}{flag}"
+        )
+    lines.append(
+        "(memory in MiB; CPU s: the tool's process tree; ratio: kit throughput / nbgrader's, "
+        "and single-submission latency / the floor's; !: see the notes)"
+    )
     return "\n".join(lines)
 
 
 def plot(rows: list[dict], path: Path, meta: dict) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for a in sorted({r["assignment"] for r in rows}):
         for tool, style in (("kit", "o-"), ("nbgrader", "s-")):
@@ -459,8 +533,16 @@ def plot(rows: list[dict], path: Path, meta: dict) -> None:
     ax.set_ylabel("throughput (submissions / s)")
     ax.set_title(f"Grading throughput, {meta['cores']} cores, {meta['date']}")
     if "no hanging" not in meta.get("mix", ""):
-        ax.text(0.99, 0.02, "N >= 2: one of the N submissions hangs", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=8, color="gray")
+        ax.text(
+            0.99,
+            0.02,
+            "N >= 2: one of the N submissions hangs",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            color="gray",
+        )
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -480,24 +562,34 @@ def make_notes(rows: list[dict], meta: dict) -> list[str]:
     """What a reader of the figures should know: a changing kit, a shared machine, each tool's problems."""
     notes = []
     if meta["kit_commit_at_end"] != meta["kit_commit"] or meta["kit_changes_at_start"] or meta["kit_changes_at_end"]:
-        notes.append(f"the kit changed during or before the run (commit {meta['kit_commit']} -> {meta['kit_commit_at_end']}, "
-                     f"uncommitted: {meta['kit_changes_at_start']} -> {meta['kit_changes_at_end']}): "
-                     "the figures may mix versions")
+        notes.append(
+            f"the kit changed during or before the run (commit {meta['kit_commit']} -> {meta['kit_commit_at_end']}, "
+            f"uncommitted: {meta['kit_changes_at_start']} -> {meta['kit_changes_at_end']}): "
+            "the figures may mix versions"
+        )
     # Other work is measured over 2 s before each run (nothing of ours runs then) and, for nbgrader and
     # the floor, during it. The kit's own short-lived sandbox processes escape both polling and rusage,
     # so "during" overstates other work for the kit; the load average counts our own runs too.
-    busy = [r for r in rows if r["other_cpu_cores_before"] > 0.25
-            or (r["tool"] != "kit" and r["other_cpu_cores"] > 0.25)]
+    busy = [
+        r for r in rows if r["other_cpu_cores_before"] > 0.25 or (r["tool"] != "kit" and r["other_cpu_cores"] > 0.25)
+    ]
     cores = meta.get("cores") or 1
     if busy:
-        notes.append(f"the machine ({cores} cores) was shared with other work, which inflates the timings, most for "
-                     "the tool that wants every core (the kit): "
-                     + "; ".join(f"{r['tool']} N={r['n']}: other processes kept {r['other_cpu_cores_before']:.2f} cores "
-                                 f"busy just before and about {r['other_cpu_cores']:.2f} during (load average "
-                                 f"{r['loadavg_before']:.1f} before)" for r in busy))
+        notes.append(
+            f"the machine ({cores} cores) was shared with other work, which inflates the timings, most for "
+            "the tool that wants every core (the kit): "
+            + "; ".join(
+                f"{r['tool']} N={r['n']}: other processes kept {r['other_cpu_cores_before']:.2f} cores "
+                f"busy just before and about {r['other_cpu_cores']:.2f} during (load average "
+                f"{r['loadavg_before']:.1f} before)"
+                for r in busy
+            )
+        )
     else:
-        notes.append(f"the machine ({cores} cores) was quiet: other processes kept at most "
-                     f"{max((r['other_cpu_cores_before'] for r in rows), default=0):.2f} cores busy just before each run")
+        notes.append(
+            f"the machine ({cores} cores) was quiet: other processes kept at most "
+            f"{max((r['other_cpu_cores_before'] for r in rows), default=0):.2f} cores busy just before each run"
+        )
     for r in rows:
         for p in r["problems"]:
             notes.append(f"{r['tool']} N={r['n']}: {p}")
@@ -506,22 +598,28 @@ def make_notes(rows: list[dict], meta: dict) -> list[str]:
 
 def kit_changes() -> list[str]:
     """Uncommitted changes to what grading runs (the kit is installed editable: the working tree is what runs)."""
-    out = version(["git", "status", "--porcelain", "--", "autograder", "solutions", "course.toml", "release", "samples"])
+    out = version(
+        ["git", "status", "--porcelain", "--", "autograder", "solutions", "course.toml", "release", "samples"]
+    )
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--n", type=int, nargs="+", default=[1, 10, 100], help="numbers of submissions (default: 1 10 100)")
     ap.add_argument("--assignments", nargs="+", default=["03_minibatch_training"])
     ap.add_argument("--tools", nargs="+", choices=["kit", "nbgrader", "floor"], default=["kit", "nbgrader", "floor"])
     ap.add_argument("--workers", type=int, help="course grade --workers (default: the kit's, the machine's cores)")
-    ap.add_argument("--hang", help="exercise whose function hangs (default: the assignment's third; "
-                                   "none: no hanging submission, N of the mix)")
+    ap.add_argument(
+        "--hang",
+        help="exercise whose function hangs (default: the assignment's third; "
+        "none: no hanging submission, N of the mix)",
+    )
     ap.add_argument("--repeats", type=int, default=5, help="runs of the floor and of the kit at N=1 (median)")
     ap.add_argument("--nbgrader-timeout", type=float, default=3600, help="seconds before nbgrader's run is stopped")
-    maybe_path = lambda v: Path(v) if v else None   # noqa: E731  ("" writes nothing)
+    maybe_path = lambda v: Path(v) if v else None  # noqa: E731  ("" writes nothing)
     ap.add_argument("--json", type=maybe_path, default=ROOT / "bench" / "compare.json", help='"" writes none')
     ap.add_argument("--plot", type=maybe_path, default=ROOT / "bench" / "compare.png", help='"" draws none')
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, reports, autograded/)")
@@ -542,15 +640,15 @@ def main() -> None:
         "kit_changes_at_start": kit_changes(),
         "cell_timeout_s": cell_timeout,
         "memory": "peak_tree_rss_mib: psutil polls the tool's process tree every 0.1 s and sums RSS "
-                  "(pages shared by forked processes counted once per process); peak_tree_pss_mib: the same tree's "
-                  "summed PSS (shared pages split among their processes), every 0.5 s; "
-                  "peak_process_rss_mib: the largest single process's RSS",
+        "(pages shared by forked processes counted once per process); peak_tree_pss_mib: the same tree's "
+        "summed PSS (shared pages split among their processes), every 0.5 s; "
+        "peak_process_rss_mib: the largest single process's RSS",
         "other_cpu_cores": "CPU used by processes other than the measured tool, per second of wall time "
-                           "(system busy time minus the tool tree's CPU: approximate); other_cpu_cores_before: "
-                           "the same over 2 s just before the run, when nothing of the benchmark runs",
+        "(system busy time minus the tool tree's CPU: approximate); other_cpu_cores_before: "
+        "the same over 2 s just before the run, when nothing of the benchmark runs",
         "tool_cpu_s": "CPU seconds of the tool's process tree (rusage of reaped descendants, or polled, the larger)",
         "mix": "per ten: 6 perfect, 3 buggy, 1 stubs (from samples/<a>/), plus one that hangs for N >= 2; N = 1: one perfect"
-               + ("" if args.hang != "none" else " (--hang none: no hanging submission)"),
+        + ("" if args.hang != "none" else " (--hang none: no hanging submission)"),
         "workers": args.workers or os.cpu_count(),
     }
     meta["nbgrader"] = meta["nbgrader"][0] if isinstance(meta["nbgrader"], list) else meta["nbgrader"]
@@ -572,27 +670,41 @@ def main() -> None:
                 kinds = {k: sum(s["kind"] == k for s in subs) for k in ("perfect", "buggy", "stubs", "hang")}
                 print(f"\n{a}, N={n}: {kinds}" + (f" (hang in {hang_ex})" if hang_ex else ""), flush=True)
                 if "kit" in args.tools:
-                    runs = [run_kit(a, subs, folder, args.workers, hang_ex, max_score)
-                            for _ in range(args.repeats if n == 1 else 1)]
+                    runs = [
+                        run_kit(a, subs, folder, args.workers, hang_ex, max_score)
+                        for _ in range(args.repeats if n == 1 else 1)
+                    ]
                     walls = [r["wall_s"] for r in runs]
                     row = min(runs, key=lambda r: abs(r["wall_s"] - statistics.median(walls)))
-                    row.update(wall_s=statistics.median(walls), samples_s=walls,
-                               problems=sorted({p for r in runs for p in r["problems"]}))
+                    row.update(
+                        wall_s=statistics.median(walls),
+                        samples_s=walls,
+                        problems=sorted({p for r in runs for p in r["problems"]}),
+                    )
                     rows.append(finish(row, a, n, "kit"))
-                    print(f"  kit:      {row['wall_s']:.1f} s{' (median of ' + str(len(walls)) + ')' if len(walls) > 1 else ''}"
-                          f", scores {row['scores_by_kind']}"
-                          + (f", the hanging one: {row['hang']['score']:g} ({hang_ex}: {row['hang']['statuses'].get(hang_ex)})"
-                             if "hang" in row else "")
-                          + f", peak tree RSS {row['peak_tree_rss_mib']:.0f} MiB (PSS {row['peak_tree_pss_mib']:.0f}), CPU {row['tool_cpu_s']:.1f} s, other load {row['other_cpu_cores_before']:.2f} cores before, {row['other_cpu_cores']:.2f} during"
-                          + "".join(f"\n    PROBLEM: {p}" for p in row["problems"]), flush=True)
+                    print(
+                        f"  kit:      {row['wall_s']:.1f} s{' (median of ' + str(len(walls)) + ')' if len(walls) > 1 else ''}"
+                        f", scores {row['scores_by_kind']}"
+                        + (
+                            f", the hanging one: {row['hang']['score']:g} ({hang_ex}: {row['hang']['statuses'].get(hang_ex)})"
+                            if "hang" in row
+                            else ""
+                        )
+                        + f", peak tree RSS {row['peak_tree_rss_mib']:.0f} MiB (PSS {row['peak_tree_pss_mib']:.0f}), CPU {row['tool_cpu_s']:.1f} s, other load {row['other_cpu_cores_before']:.2f} cores before, {row['other_cpu_cores']:.2f} during"
+                        + "".join(f"\n    PROBLEM: {p}" for p in row["problems"]),
+                        flush=True,
+                    )
                 if "nbgrader" in args.tools:
                     setup_nbgrader(a, course, subs)
                     row = run_nbgrader(a, subs, course, cell_timeout, args.nbgrader_timeout, max_score)
                     rows.append(finish(row, a, n, "nbgrader"))
-                    print(f"  nbgrader: {row['wall_s']:.1f} s, {row['autograded']}/{n} autograded, "
-                          f"{row['cell_timeouts']} cell timeout(s), scores {row['scores_by_kind']}, "
-                          f"peak tree RSS {row['peak_tree_rss_mib']:.0f} MiB (PSS {row['peak_tree_pss_mib']:.0f}), CPU {row['tool_cpu_s']:.1f} s, other load {row['other_cpu_cores_before']:.2f} cores before, {row['other_cpu_cores']:.2f} during"
-                          + "".join(f"\n    PROBLEM: {p}" for p in row["problems"]), flush=True)
+                    print(
+                        f"  nbgrader: {row['wall_s']:.1f} s, {row['autograded']}/{n} autograded, "
+                        f"{row['cell_timeouts']} cell timeout(s), scores {row['scores_by_kind']}, "
+                        f"peak tree RSS {row['peak_tree_rss_mib']:.0f} MiB (PSS {row['peak_tree_pss_mib']:.0f}), CPU {row['tool_cpu_s']:.1f} s, other load {row['other_cpu_cores_before']:.2f} cores before, {row['other_cpu_cores']:.2f} during"
+                        + "".join(f"\n    PROBLEM: {p}" for p in row["problems"]),
+                        flush=True,
+                    )
     finally:
         if args.keep:
             print(f"\nkept {tmp}")
@@ -616,8 +728,12 @@ def main() -> None:
             print(f"  - {n}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "runs": rows, "ratios": qs, "targets": goals,
-                                         "notes": notes}, indent=1, default=str) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {"meta": meta, "runs": rows, "ratios": qs, "targets": goals, "notes": notes}, indent=1, default=str
+            )
+            + "\n"
+        )
         print(f"\nwrote {args.json}")
     if args.plot:
         plot(rows, args.plot, meta)

@@ -10,6 +10,7 @@ warm pool and the sandboxes it forks). Timings are measurements for the
 README, never assertions in tests. `bench/compare.py` compares the kit with
 nbgrader on larger batches.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,12 +49,23 @@ def main() -> None:
             start = time.perf_counter()
             grade.grade(course, name, subs, ["cpu"], seed=0, workers=args.workers)
             wall = time.perf_counter() - start
-            rows.append({"assignment": name, "submissions": len(subs), "workers": args.workers, "wall_s": round(wall, 2),
-                         "per_submission_s": round(wall / len(subs), 2)})
+            rows.append(
+                {
+                    "assignment": name,
+                    "submissions": len(subs),
+                    "workers": args.workers,
+                    "wall_s": round(wall, 2),
+                    "per_submission_s": round(wall / len(subs), 2),
+                }
+            )
             print(f"{name}: {len(subs)} submissions in {wall:.1f} s ({wall / len(subs):.2f} s each)")
-    peak = {"grader_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "largest_sandbox_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
-    print(f"peak RSS: grader {peak['grader_mib']:.0f} MiB, largest sandbox process {peak['largest_sandbox_mib']:.0f} MiB")
+    peak = {
+        "grader_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "largest_sandbox_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
+    print(
+        f"peak RSS: grader {peak['grader_mib']:.0f} MiB, largest sandbox process {peak['largest_sandbox_mib']:.0f} MiB"
+    )
     if args.json:
         args.json.write_text(json.dumps({"runs": rows, "peak": peak}, indent=1))
 

@@ -13,6 +13,7 @@ inside it. Then the same for each known-wrong kaiming_uniform
 (samples/mutants/init.py): the smallest fractions, or the range, to show how
 far they fall outside. The numbers go in the comments beside the checks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,11 +24,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autograder import config, mutants  # noqa: E402
-from autograder.checks import oracle  # noqa: E402
-from autograder.checks import Inputs, Namespace, registry  # noqa: E402
-from autograder.checks.init import same_spread  # noqa: E402
 import solutions.init as reference  # noqa: E402
+from autograder import config, mutants  # noqa: E402
+from autograder.checks import (  # noqa: E402
+    Inputs,
+    Namespace,
+    oracle,  # noqa: E402
+    registry,
+)
+from autograder.checks.init import same_spread  # noqa: E402
 
 
 def run(check, ns, seed: int):
@@ -37,7 +42,7 @@ def run(check, ns, seed: int):
 def badness(check, a: Namespace, b: Namespace, seed: int, seeds: int, tol: tuple[float, float]) -> list[float]:
     """The largest relative differences of max|w| and of the std between `a` at `seed` and `b` at
     `seed + seeds`, over the check's cases, each as a fraction of its tolerance: the check fails above 1."""
-    worst = [0., 0.]
+    worst = [0.0, 0.0]
     for got, want in zip(run(check, a, seed), run(check, b, seed + seeds)):
         for j in (0, 1):
             worst[j] = max(worst[j], abs(got[j] - want[j]) / want[j] / tol[j])
@@ -75,11 +80,15 @@ def main() -> None:
     torch_ns = Namespace(vars(oracle), fallback=ref)
     checks = [c for c in registry("init").for_exercise("kaiming_uniform") if args.match in c.name]
     tol = (course.tolerance("bound").rtol, course.tolerance("spread").rtol)
-    print(f"correct, {args.seeds} seeds: the largest differences from torch as fractions of their tolerances"
-          " (fails > 1); or the range of values")
+    print(
+        f"correct, {args.seeds} seeds: the largest differences from torch as fractions of their tolerances"
+        " (fails > 1); or the range of values"
+    )
     report(checks, ref, torch_ns, args.seeds, tol, max)
     for name, ns in mutant_namespaces(course).items():
-        print(f"wrong: {name}, {args.mutant_seeds} seeds: the smallest such fractions (passes if both < 1); or the range")
+        print(
+            f"wrong: {name}, {args.mutant_seeds} seeds: the smallest such fractions (passes if both < 1); or the range"
+        )
         report(checks, ns, torch_ns, args.mutant_seeds, tol, min)
 
 

@@ -1,4 +1,5 @@
 """GitHub Classroom: release/<a>/.github/workflows/classroom.yml, one graded step per exercise."""
+
 from __future__ import annotations
 
 import os
@@ -10,9 +11,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import ASSIGNMENTS, ROOT
 
 from autograder import release
-from conftest import ASSIGNMENTS, ROOT
 
 GRADER = "classroom-resources/autograding-command-grader@v1"
 REPORTER = "classroom-resources/autograding-grading-reporter@v1"
@@ -42,8 +43,9 @@ def test_actionlint_finds_nothing(a):
 def schema_check(path: Path) -> subprocess.CompletedProcess:
     """check-jsonschema with the GitHub workflow schema it vendors from SchemaStore (no network)."""
     exe = Path(sys.executable).parent / "check-jsonschema"
-    return subprocess.run([str(exe), "--builtin-schema", "vendor.github-workflows", str(path)],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [str(exe), "--builtin-schema", "vendor.github-workflows", str(path)], capture_output=True, text=True
+    )
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
@@ -81,7 +83,7 @@ def test_one_graded_step_per_exercise_worth_its_points(course, a):
     for s, (ex, p) in zip(graders, points.items()):
         assert s["with"]["max-score"] == p
         assert s["with"]["command"] == f"course --root .kit check {a}.ipynb --exercise {ex}"
-        assert int(s["with"]["timeout"]) >= 2    # minutes
+        assert int(s["with"]["timeout"]) >= 2  # minutes
     ids = [s["id"] for s in graders]
     assert len(set(ids)) == len(ids)
 
@@ -97,8 +99,21 @@ def test_the_workflow_is_part_of_the_release(course):
 
 
 def test_an_unknown_exercise_is_a_clear_error():
-    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "check", str(ROOT / "samples" / "05_anneal" / "perfect.ipynb"),
-                           "--assignment", "05_anneal", "--exercise", "logsumexp"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder.cli",
+            "check",
+            str(ROOT / "samples" / "05_anneal" / "perfect.ipynb"),
+            "--assignment",
+            "05_anneal",
+            "--exercise",
+            "logsumexp",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2 and "--exercise logsumexp: not an exercise of 05_anneal" in proc.stderr
     assert "Traceback" not in proc.stderr
 
@@ -109,8 +124,11 @@ def test_each_step_passes_on_the_reference_and_fails_on_the_stubs(tmp_path):
     (the notebook, the kit in .kit), with only PATH and HOME in the environment."""
     a = "05_anneal"
     commands = [s["with"]["command"] for s in steps(a) if s.get("uses") == GRADER]
-    env = {"PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
-           "HOME": os.environ.get("HOME", str(tmp_path)), "FORCE_COLOR": "true"}
+    env = {
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
+        "HOME": os.environ.get("HOME", str(tmp_path)),
+        "FORCE_COLOR": "true",
+    }
     repos = {}
     for kind in ("perfect", "stubs"):
         repo = tmp_path / kind
@@ -121,7 +139,9 @@ def test_each_step_passes_on_the_reference_and_fails_on_the_stubs(tmp_path):
 
     def run(job):
         kind, cmd = job
-        proc = subprocess.run(["bash", "-c", cmd], cwd=repos[kind], env=env, capture_output=True, text=True, timeout=300)
+        proc = subprocess.run(
+            ["bash", "-c", cmd], cwd=repos[kind], env=env, capture_output=True, text=True, timeout=300
+        )
         return kind, cmd, proc
 
     with ThreadPoolExecutor(3) as pool:

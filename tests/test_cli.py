@@ -1,16 +1,17 @@
 """The `course` command as instructors and students use it."""
+
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
 import sys
-
-import pytest
 from pathlib import Path
 
-from autograder.grading import submissions
+import pytest
 from conftest import ROOT
+
+from autograder.grading import submissions
 
 A = "03_minibatch_training"
 
@@ -38,7 +39,17 @@ def test_grade_writes_the_report_and_prints_the_table(tmp_path):
     sub.mkdir(parents=True)
     shutil.copy(ROOT / "samples" / A / "buggy.ipynb", sub / f"{A}.ipynb")
     (tmp_path / "junk.ipynb").write_text("not a notebook")
-    proc = course("grade", A, str(tmp_path / "submitted"), str(tmp_path / "junk.ipynb"), "--json", str(tmp_path / "g.json"), "--seed", "5", "--no-store")
+    proc = course(
+        "grade",
+        A,
+        str(tmp_path / "submitted"),
+        str(tmp_path / "junk.ipynb"),
+        "--json",
+        str(tmp_path / "g.json"),
+        "--seed",
+        "5",
+        "--no-store",
+    )
     assert proc.returncode == 0, proc.stderr
     results = json.loads((tmp_path / "g.json").read_text())["results"]
     assert [r["student"] for r in results] == ["erin", "junk"]
@@ -67,5 +78,14 @@ def test_self_check_prints_what_failed(tmp_path):
 def test_an_unwritable_report_is_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    proc = course("grade", A, str(ROOT / "samples" / A / "stubs.ipynb"), "--json", str(blocker / "g.json"), "--seed", "1", "--no-store")
+    proc = course(
+        "grade",
+        A,
+        str(ROOT / "samples" / A / "stubs.ipynb"),
+        "--json",
+        str(blocker / "g.json"),
+        "--seed",
+        "1",
+        "--no-store",
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and str(blocker) in proc.stderr

@@ -1,14 +1,15 @@
 """The CUDA path: every check runs with inputs on the GPU. Skipped where no GPU exists."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from conftest import ASSIGNMENTS, ROOT, grade_files, make_submission, statuses
 
 from autograder.checks import Context
 from autograder.checks.judges import close
 from autograder.wire import Array
-from conftest import ASSIGNMENTS, ROOT, grade_files, make_submission, statuses
 
 BOTH = ("cpu", "cuda")
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")

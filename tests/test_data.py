@@ -1,4 +1,5 @@
 """The notebooks' data: scikit-learn's digits by default, MNIST's pickle from course.toml."""
+
 from __future__ import annotations
 
 import gzip

@@ -1,4 +1,5 @@
 """`course gradebook`: grade reports into nbgrader's gradebook, read back with nbgrader's own API."""
+
 from __future__ import annotations
 
 import json
@@ -7,10 +8,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 from nbgrader.api import Gradebook
 
 from autograder import config
-from conftest import ROOT
 
 A = "03_minibatch_training"
 pytestmark = pytest.mark.slow
@@ -31,8 +32,19 @@ def report(tmp_path_factory):
     d = tmp_path_factory.mktemp("grades")
     for kind in ("perfect", "buggy"):
         shutil.copy(ROOT / "samples" / A / f"{kind}.ipynb", d / f"{kind}.ipynb")
-    proc = course("grade", A, str(d / "perfect.ipynb"), str(d / "buggy.ipynb"), "--no-store", "--seed", "1",
-                  "--device", "cpu", "--json", str(d / "grades.json"))
+    proc = course(
+        "grade",
+        A,
+        str(d / "perfect.ipynb"),
+        str(d / "buggy.ipynb"),
+        "--no-store",
+        "--seed",
+        "1",
+        "--device",
+        "cpu",
+        "--json",
+        str(d / "grades.json"),
+    )
     assert proc.returncode == 0, proc.stderr
     path = d / "grades.json"
     results = json.loads(path.read_text())["results"]
@@ -44,8 +56,10 @@ def report(tmp_path_factory):
 def source_cells() -> tuple[dict[str, float], list[str]]:
     nb = json.loads((ROOT / "source" / A / f"{A}.ipynb").read_text())
     metas = [c["metadata"].get("nbgrader", {}) for c in nb["cells"]]
-    return ({m["grade_id"]: float(m["points"]) for m in metas if m.get("grade")},
-            [m["grade_id"] for m in metas if m.get("solution")])
+    return (
+        {m["grade_id"]: float(m["points"]) for m in metas if m.get("grade")},
+        [m["grade_id"] for m in metas if m.get("solution")],
+    )
 
 
 def assert_matches(db: str, results: list[dict], points: dict[str, float]) -> None:
@@ -72,7 +86,7 @@ def test_scores_land_in_nbgrader_gradebook_and_a_second_run_updates(report, tmp_
     assert "perfect" in proc.stdout and "buggy" in proc.stdout and "added" in proc.stdout
     results = json.loads(report.read_text())["results"]
     assert_matches(db, results, points)
-    with Gradebook(db) as gb:   # the cells as generate_assignment records them
+    with Gradebook(db) as gb:  # the cells as generate_assignment records them
         nb = gb.find_notebook(A, A)
         assert {c.name: c.max_score for c in nb.grade_cells} == points
         assert sorted(c.name for c in nb.solution_cells) == sorted(solutions)
@@ -98,7 +112,7 @@ def test_a_bad_file_is_named_and_nothing_is_written(report, tmp_path):
     proc = course("gradebook", str(report), str(bad), "--db", f"sqlite:///{db_file}")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert str(bad) in proc.stderr and "not_an_exercise" in proc.stderr and "logsumexp_tests" in proc.stderr
-    assert not db_file.exists()   # the good file before it was not written either
+    assert not db_file.exists()  # the good file before it was not written either
     (tmp_path / "junk.json").write_text("[1, 2")
     proc = course("gradebook", str(tmp_path / "junk.json"), "--db", f"sqlite:///{db_file}")
     assert proc.returncode == 2 and "junk.json" in proc.stderr and "Traceback" not in proc.stderr
@@ -109,20 +123,39 @@ def test_a_gradebook_made_by_nbgrader_generate_assignment_is_kept(report, tmp_pa
     """An instructor who ran `nbgrader generate_assignment` first: its records stay, scores join them."""
     nbcourse = tmp_path / "nbcourse"
     shutil.copytree(ROOT / "source" / A, nbcourse / "source" / A)
-    proc = subprocess.run([sys.executable, "-m", "nbgrader", "generate_assignment", A,
-                           f"--CourseDirectory.root={nbcourse}", "--log-level=ERROR"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "generate_assignment",
+            A,
+            f"--CourseDirectory.root={nbcourse}",
+            "--log-level=ERROR",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     db = f"sqlite:///{nbcourse / 'gradebook.db'}"
     with Gradebook(db) as gb:
         nb = gb.find_notebook(A, A)
-        before = (nb.id, sorted((c.name, c.id, c.max_score) for c in nb.grade_cells),
-                  sorted((c.name, c.id) for c in nb.solution_cells), sorted((c.name, c.id) for c in nb.source_cells))
+        before = (
+            nb.id,
+            sorted((c.name, c.id, c.max_score) for c in nb.grade_cells),
+            sorted((c.name, c.id) for c in nb.solution_cells),
+            sorted((c.name, c.id) for c in nb.source_cells),
+        )
     proc = course("gradebook", str(report), "--db", db)
     assert proc.returncode == 0, proc.stderr
     with Gradebook(db) as gb:
         nb = gb.find_notebook(A, A)
-        after = (nb.id, sorted((c.name, c.id, c.max_score) for c in nb.grade_cells),
-                 sorted((c.name, c.id) for c in nb.solution_cells), sorted((c.name, c.id) for c in nb.source_cells))
+        after = (
+            nb.id,
+            sorted((c.name, c.id, c.max_score) for c in nb.grade_cells),
+            sorted((c.name, c.id) for c in nb.solution_cells),
+            sorted((c.name, c.id) for c in nb.source_cells),
+        )
         assert len(gb.assignments) == 1 and len(gb.find_assignment(A).notebooks) == 1
     assert after == before
     assert_matches(db, json.loads(report.read_text())["results"], source_cells()[0])
@@ -130,6 +163,7 @@ def test_a_gradebook_made_by_nbgrader_generate_assignment_is_kept(report, tmp_pa
 
 def test_the_default_database_is_nbgraders_file_in_the_course(course_config, tmp_path):
     assert course_config.gradebook_url == f"sqlite:///{ROOT / 'gradebook.db'}"
-    (tmp_path / "course.toml").write_text((ROOT / "course.toml").read_text().replace(
-        'db = "gradebook.db"', 'db = "postgresql://grader@db/course"'))
+    (tmp_path / "course.toml").write_text(
+        (ROOT / "course.toml").read_text().replace('db = "gradebook.db"', 'db = "postgresql://grader@db/course"')
+    )
     assert config.load(tmp_path).gradebook_url == "postgresql://grader@db/course"

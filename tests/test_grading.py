@@ -1,9 +1,9 @@
 """The grader is right in both directions, on every assignment."""
+
 from __future__ import annotations
 
 import pytest
-
-from conftest import ASSIGNMENTS, grade_files, make_submission, mutants, scores, statuses, ROOT
+from conftest import ASSIGNMENTS, ROOT, grade_files, make_submission, mutants, scores, statuses
 
 pytestmark = pytest.mark.slow
 
@@ -12,7 +12,11 @@ pytestmark = pytest.mark.slow
 def test_reference_full_marks_stubs_zero(course, assignment):
     samples = ROOT / "samples" / assignment
     perfect, stubs = grade_files(course, assignment, [samples / "perfect.ipynb", samples / "stubs.ipynb"])
-    assert perfect["score"] == perfect["max_score"], [(e["id"], e["message"], [c["message"] for c in e["checks"] if not c["passed"]]) for e in perfect["exercises"] if e["status"] != "passed"]
+    assert perfect["score"] == perfect["max_score"], [
+        (e["id"], e["message"], [c["message"] for c in e["checks"] if not c["passed"]])
+        for e in perfect["exercises"]
+        if e["status"] != "passed"
+    ]
     assert set(statuses(perfect).values()) == {"passed"}
     assert perfect["errors"] == []
     assert stubs["score"] == 0
@@ -35,7 +39,11 @@ def test_each_wrong_implementation_loses_points_on_its_own_exercise_only(course,
         for half in (exercises[0::2], exercises[1::2]):
             plan = {ex: list(table[ex])[k] for ex in half if len(table[ex]) > k}
             if plan:
-                paths.append(make_submission(tmp_path, assignment, f"m{k}-{len(paths)}", {ex: table[ex][n] for ex, n in plan.items()}))
+                paths.append(
+                    make_submission(
+                        tmp_path, assignment, f"m{k}-{len(paths)}", {ex: table[ex][n] for ex, n in plan.items()}
+                    )
+                )
                 plans.append(plan)
     points = course.assignment(assignment).points
     for result, plan in zip(grade_files(course, assignment, paths), plans):
@@ -75,8 +83,19 @@ def test_the_unweighted_validation_average_is_caught(course, tmp_path):
     """The lesson's mean of batch means: 1000 samples at one loss and 1 at another."""
     checks = {}
     for assignment, ex, bug, check in [
-            ("03_minibatch_training", "fit", "the lesson's mean of batch means", "validation averages over samples: 1000 + 1"),
-            ("04_callbacks", "AvgStats", "mean of batch means", "1000 + 1 samples: the mean over samples, not of batch means")]:
+        (
+            "03_minibatch_training",
+            "fit",
+            "the lesson's mean of batch means",
+            "validation averages over samples: 1000 + 1",
+        ),
+        (
+            "04_callbacks",
+            "AvgStats",
+            "mean of batch means",
+            "1000 + 1 samples: the mean over samples, not of batch means",
+        ),
+    ]:
         source = mutants(course, assignment)["MUTANTS"][ex][bug]
         (r,) = grade_files(course, assignment, [make_submission(tmp_path, assignment, f"naive-{ex}", {ex: source})])
         checks[ex] = {c["name"]: c for e in r["exercises"] if e["id"] == ex for c in e["checks"]}

@@ -1,4 +1,5 @@
 """release/, solutions/ and samples/ are what `course release` makes from source/, and nothing else."""
+
 from __future__ import annotations
 
 import json
@@ -6,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ASSIGNMENTS, ROOT
 
 from autograder import notebook, release
-from conftest import ASSIGNMENTS, ROOT
 
 
 @pytest.mark.slow
@@ -18,12 +19,16 @@ def test_release_is_not_stale(course):
 
 def test_release_check_exits_non_zero_when_stale(tmp_path):
     import shutil
+
     for part in ("course.toml", "source", "release", "solutions", "samples"):
         (shutil.copytree if (ROOT / part).is_dir() else shutil.copy)(ROOT / part, tmp_path / part)
     nb = tmp_path / "release" / "05_anneal" / "05_anneal.ipynb"
     nb.write_text(nb.read_text().replace("raise NotImplementedError()", "pass", 1))
-    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "--root", str(tmp_path), "release", "--check", "05_anneal"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder.cli", "--root", str(tmp_path), "release", "--check", "05_anneal"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 1 and "stale: release/05_anneal/05_anneal.ipynb" in proc.stdout
 
 
@@ -39,7 +44,9 @@ def test_release_stubs_every_exercise_and_keeps_its_signature(course, assignment
         assert "### BEGIN SOLUTION" not in cell.source
         first = src[ex].source.splitlines()[0]
         assert cell.source.splitlines()[0] == first, f"{ex}: the stub lost its signature line"
-    source_text = json.dumps([c.source for c in notebook.read(ROOT / "source" / assignment / f"{assignment}.ipynb").cells])
+    source_text = json.dumps(
+        [c.source for c in notebook.read(ROOT / "source" / assignment / f"{assignment}.ipynb").cells]
+    )
     if "### BEGIN HIDDEN TESTS" in source_text:
         assert "HIDDEN TESTS" not in json.dumps([c.source for c in rel.cells]), "nbgrader left hidden tests in"
 
@@ -48,14 +55,18 @@ def test_release_stubs_every_exercise_and_keeps_its_signature(course, assignment
 def test_points_in_test_cells_match_course_toml(course, assignment):
     a = course.assignment(assignment)
     raw = json.loads((ROOT / "source" / assignment / f"{assignment}.ipynb").read_text())
-    points = {c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"]["points"]
-              for c in raw["cells"] if c["metadata"].get("nbgrader", {}).get("grade")}
+    points = {
+        c["metadata"]["nbgrader"]["grade_id"]: c["metadata"]["nbgrader"]["points"]
+        for c in raw["cells"]
+        if c["metadata"].get("nbgrader", {}).get("grade")
+    }
     assert {k.removesuffix("_tests"): float(v) for k, v in points.items()} == a.points
 
 
 def test_given_code_shared_between_notebooks_does_not_drift():
     """A name defined in two notebooks' exported cells (05 gives 04's Runner) has one definition."""
     import ast
+
     defs: dict[str, dict[str, str]] = {}
     for a in ASSIGNMENTS:
         nb = notebook.read(ROOT / "source" / a / f"{a}.ipynb")
@@ -70,6 +81,7 @@ def test_given_code_shared_between_notebooks_does_not_drift():
 
 def test_solutions_package_imports_every_exercise(course):
     import importlib
+
     for a in course.assignments.values():
         module = importlib.import_module(f"solutions.{a.module}")
         for ex in a.exercises:
@@ -78,6 +90,7 @@ def test_solutions_package_imports_every_exercise(course):
 
 def test_every_exercise_has_checks_and_a_visible_one(course):
     from autograder.checks import registry
+
     for a in course.assignments.values():
         reg = registry(a.module)
         for ex in a.exercises:

@@ -1,10 +1,10 @@
 """Malformed, crashing and hanging submissions get clear statuses; the batch goes on."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-
 from conftest import ROOT, grade_files, make_submission, statuses
 
 A = "03_minibatch_training"
@@ -69,8 +69,9 @@ def test_missing_and_duplicated_and_tampered_cells(course, tmp_path):
     by_id = {c["metadata"].get("nbgrader", {}).get("grade_id"): c for c in nb["cells"]}
     by_id["nll"]["metadata"]["nbgrader"]["grade_id"] = "nll_renamed"
     by_id["Dataset"]["metadata"]["nbgrader"]["grade_id"] = "collate"
-    locked = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("locked")
-                  and c["cell_type"] == "code")
+    locked = next(
+        c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("locked") and c["cell_type"] == "code"
+    )
     locked["source"] = "# changed\n" + "".join(locked["source"])
     path.write_text(json.dumps(nb))
     (r,) = grade_files(course, A, [path])
@@ -79,13 +80,16 @@ def test_missing_and_duplicated_and_tampered_cells(course, tmp_path):
     assert any("was changed" in e for e in r["errors"])
 
 
-@pytest.mark.parametrize("source", [
-    "def logsumexp(x):\n    return torch.logsumexp(x, -1)\n",
-    "def logsumexp(x):\n    return x.logsumexp(-1)\n",
-    "from torch import logsumexp as lse\ndef logsumexp(x):\n    return lse(x, -1)\n",
-    "def logsumexp(x):\n    return getattr(torch, 'logsumexp')(x, -1)\n",
-    "from solutions.minibatch_training import logsumexp\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "def logsumexp(x):\n    return torch.logsumexp(x, -1)\n",
+        "def logsumexp(x):\n    return x.logsumexp(-1)\n",
+        "from torch import logsumexp as lse\ndef logsumexp(x):\n    return lse(x, -1)\n",
+        "def logsumexp(x):\n    return getattr(torch, 'logsumexp')(x, -1)\n",
+        "from solutions.minibatch_training import logsumexp\n",
+    ],
+)
 def test_forbidden_function_scores_zero_with_a_reason(course, tmp_path, source):
     (r,) = grade_files(course, A, [make_submission(tmp_path, A, "cheat", {"logsumexp": source})])
     ex = r["exercises"][0]
@@ -98,8 +102,15 @@ def test_a_hanging_cell_is_cut_and_the_submission_limit_holds(course, tmp_path):
     (r,) = grade_files(course, A, [path], cell_timeout=1, exercise_timeout=20)
     assert r["score"] == r["max_score"]
     assert any("timed out after 1 s" in e for e in r["errors"])
-    path = make_submission(tmp_path, A, "slow", {"logsumexp": "import time\ndef logsumexp(x):\n    time.sleep(3)\n",
-                                                  "log_softmax": "import time\ndef log_softmax(x):\n    time.sleep(3)\n"})
+    path = make_submission(
+        tmp_path,
+        A,
+        "slow",
+        {
+            "logsumexp": "import time\ndef logsumexp(x):\n    time.sleep(3)\n",
+            "log_softmax": "import time\ndef log_softmax(x):\n    time.sleep(3)\n",
+        },
+    )
     (r,) = grade_files(course, A, [path], exercise_timeout=2, submission_timeout=4)
     st = statuses(r)
     assert st["logsumexp"] == "timeout"
@@ -109,20 +120,23 @@ def test_a_hanging_cell_is_cut_and_the_submission_limit_holds(course, tmp_path):
 
 def test_no_process_is_left_behind(course, tmp_path):
     import psutil
+
     spawn = "import subprocess, sys\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
     path = make_submission(tmp_path, A, "spawner", extra_cells=[spawn])
     before = {p.pid for p in psutil.process_iter()}
     grade_files(course, A, [path])
+
     def alive_sleeper(p):
         try:
             return p.status() != psutil.STATUS_ZOMBIE and "sleep(600)" in " ".join(p.cmdline())
         except psutil.Error:
             return False  # gone, or a zombie: dead either way
+
     assert [p for p in psutil.process_iter() if p.pid not in before and alive_sleeper(p)] == []
 
 
 def test_a_forged_reply_voids_the_exercise(course, tmp_path):
-    forger = '''import sys
+    forger = """import sys
 def logsumexp(x):
     f = sys._getframe()
     while f is not None and "send" not in f.f_locals:
@@ -131,7 +145,7 @@ def logsumexp(x):
         f.f_locals["send"]({"kind": "check", "name": "large inputs stay finite", "device": "cpu", "value": 0})
     m = x.max(-1)[0]
     return m + (x - m[:, None]).exp().sum(-1).log()
-'''
+"""
     (r,) = grade_files(course, A, [make_submission(tmp_path, A, "forger", {"logsumexp": forger})])
     ex = r["exercises"][0]
     assert ex["status"] == "error" and ex["score"] == 0 and "malformed" in ex["message"]
@@ -143,16 +157,25 @@ def test_a_memory_blow_up_is_an_error_of_its_exercise_only(course, tmp_path):
     (r,) = grade_files(course, A, [make_submission(tmp_path, A, "hog", {"accuracy": hog})])
     ex = next(e for e in r["exercises"] if e["id"] == "accuracy")
     assert ex["score"] == 0 and ex["status"] in ("failed", "error")
-    assert any("memory" in c["message"].lower() or "alloc" in c["message"].lower() for c in ex["checks"]) or "signal" in ex["message"]
+    assert (
+        any("memory" in c["message"].lower() or "alloc" in c["message"].lower() for c in ex["checks"])
+        or "signal" in ex["message"]
+    )
     assert all(e["status"] == "passed" for e in r["exercises"] if e["id"] != "accuracy")
 
 
 def test_notebook_wide_settings_and_magics_do_not_change_the_grade(course, tmp_path):
     """A student's float64 default, disabled grad, magics and shell lines are their notebook's business."""
-    path = make_submission(tmp_path, A, "settings", extra_cells=[
-        "%matplotlib inline\n!echo hi\ntorch.set_default_dtype(torch.float64)\ntorch.set_grad_enabled(False)"])
+    path = make_submission(
+        tmp_path,
+        A,
+        "settings",
+        extra_cells=[
+            "%matplotlib inline\n!echo hi\ntorch.set_default_dtype(torch.float64)\ntorch.set_grad_enabled(False)"
+        ],
+    )
     nb = json.loads(path.read_text())
-    nb["cells"].insert(2, nb["cells"].pop())   # the settings cell first, before every exercise
+    nb["cells"].insert(2, nb["cells"].pop())  # the settings cell first, before every exercise
     for cell in nb["cells"]:
         if cell["metadata"].get("nbgrader", {}).get("grade_id") == "nll":
             cell["source"] = "%%time\n" + "".join(cell["source"])
@@ -169,6 +192,7 @@ def test_cells_that_never_finish_cost_one_exercise_limit_not_one_per_exercise(co
     nb["cells"].insert(3, nb["cells"].pop())
     path.write_text(json.dumps(nb))
     import time
+
     start = time.monotonic()
     (r,) = grade_files(course, A, [path], cell_timeout=1, exercise_timeout=4)
     assert time.monotonic() - start < 30

@@ -1,5 +1,6 @@
 """Grading many: parallel, on a dask cluster and resumed after a kill, with the same grades as
 one at a time; a hanging submission never holds a worker past its time limit."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,9 +11,9 @@ import sys
 import time
 
 import pytest
+from conftest import ROOT, make_submission
 
 from autograder.grading import grade
-from conftest import ROOT, make_submission
 
 A = "03_minibatch_training"
 pytestmark = pytest.mark.slow
@@ -24,8 +25,12 @@ def batch(tmp_path_factory) -> list:
     """A realistic mix: correct, buggy, stubs, and one that hangs."""
     tmp = tmp_path_factory.mktemp("batch")
     samples = ROOT / "samples" / A
-    return [samples / "perfect.ipynb", samples / "buggy.ipynb", samples / "stubs.ipynb",
-            make_submission(tmp, A, "hangs", {"logsumexp": HANG})]
+    return [
+        samples / "perfect.ipynb",
+        samples / "buggy.ipynb",
+        samples / "stubs.ipynb",
+        make_submission(tmp, A, "hangs", {"logsumexp": HANG}),
+    ]
 
 
 def _quick(course):
@@ -44,15 +49,22 @@ def test_parallel_grading_gives_the_same_report(course, batch, sequential):
 def test_a_dask_cluster_gives_the_same_report(course, batch, sequential):
     distributed = pytest.importorskip("distributed")
     from autograder.grading import cluster
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as lc:
+
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as lc:
         remote = cluster.grade(lc.scheduler_address, _quick(course), A, [(p.stem, p) for p in batch], ["cpu"], 1)
     assert remote == sequential
 
 
 def _course(args: list[str], **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "autograder.cli", "--root", str(ROOT), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "autograder.cli", "--root", str(ROOT), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def _stored(folder) -> dict[str, tuple[int, int]]:
@@ -61,7 +73,7 @@ def _stored(folder) -> dict[str, tuple[int, int]]:
 
 def test_a_killed_batch_resumes_without_losing_or_repeating(tmp_path):
     subs = []
-    for i in range(6):   # distinct notebooks: a different extra cell each
+    for i in range(6):  # distinct notebooks: a different extra cell each
         subs.append(make_submission(tmp_path, A, f"student{i}", extra_cells=[f"x_{i} = {i}"]))
     store, report = tmp_path / "store", tmp_path / "report.json"
     args = ["grade", A, *map(str, subs), "--store", str(store), "--workers", "1", "--json", str(report)]
@@ -101,9 +113,15 @@ def test_a_hanging_submission_never_holds_a_worker_past_its_limit(course, tmp_pa
     limits = dataclasses.replace(course.limits, cell_timeout=2, exercise_timeout=4, submission_timeout=8)
     arrived: dict[str, float] = {}
     start = time.monotonic()
-    results = grade.grade(dataclasses.replace(course, limits=limits), A,
-                          [("hang", hang), *[(f"stubs{i}", stubs) for i in range(4)]], ["cpu"], 1, workers=2,
-                          on_result=lambda r: arrived.setdefault(r["student"], time.monotonic() - start))
+    results = grade.grade(
+        dataclasses.replace(course, limits=limits),
+        A,
+        [("hang", hang), *[(f"stubs{i}", stubs) for i in range(4)]],
+        ["cpu"],
+        1,
+        workers=2,
+        on_result=lambda r: arrived.setdefault(r["student"], time.monotonic() - start),
+    )
     assert "timeout" in {e["status"] for e in results[0]["exercises"]}
     assert [r["score"] for r in results[1:]] == [0] * 4 and all(not r["errors"] for r in results[1:])
     # generous slack for a loaded machine; without the limit it would hang for good
@@ -111,11 +129,22 @@ def test_a_hanging_submission_never_holds_a_worker_past_its_limit(course, tmp_pa
 
 
 def test_progress_is_one_line_per_submission_off_a_terminal(tmp_path):
-    p = _course(["grade", A, str(ROOT / "samples" / A / "stubs.ipynb"), str(ROOT / "samples" / A / "perfect.ipynb"),
-                 "--no-store", "--workers", "2"])
+    p = _course(
+        [
+            "grade",
+            A,
+            str(ROOT / "samples" / A / "stubs.ipynb"),
+            str(ROOT / "samples" / A / "perfect.ipynb"),
+            "--no-store",
+            "--workers",
+            "2",
+        ]
+    )
     out, err = p.communicate(timeout=600)
     assert p.returncode == 0, err
     lines = [line for line in err.splitlines() if line.startswith("[")]
-    assert sorted(lines) == ["[1/2] perfect: 20/20", "[2/2] stubs: 0/20"] or \
-        sorted(lines) == ["[1/2] stubs: 0/20", "[2/2] perfect: 20/20"], err
+    assert sorted(lines) == ["[1/2] perfect: 20/20", "[2/2] stubs: 0/20"] or sorted(lines) == [
+        "[1/2] stubs: 0/20",
+        "[2/2] perfect: 20/20",
+    ], err
     assert "\r" not in err

@@ -1,4 +1,5 @@
 """Only schema-checked plain data crosses back from a submission's process."""
+
 from __future__ import annotations
 
 import math
@@ -12,6 +13,7 @@ from autograder import wire
 
 def roundtrip(v):
     import json
+
     return wire.decode(json.loads(json.dumps(wire.encode(v))))
 
 
@@ -27,16 +29,20 @@ def test_objects_cross_as_their_type_name_only():
     class Liar:
         def __eq__(self, other):
             return True
+
     assert roundtrip(Liar()) == wire.Opaque("Liar")
 
 
-@pytest.mark.parametrize("node", [
-    {"tensor": {"dtype": "float32", "shape": [3], "device": "cpu", "data": "AAAA"}},   # too little data
-    {"tensor": {"dtype": "object", "shape": [], "device": "cpu", "data": ""}},
-    {"pickle": "gASV"},
-    {"dict": [[1, 2]]},
-    {"a": 1, "b": 2},
-])
+@pytest.mark.parametrize(
+    "node",
+    [
+        {"tensor": {"dtype": "float32", "shape": [3], "device": "cpu", "data": "AAAA"}},  # too little data
+        {"tensor": {"dtype": "object", "shape": [], "device": "cpu", "data": ""}},
+        {"pickle": "gASV"},
+        {"dict": [[1, 2]]},
+        {"a": 1, "b": 2},
+    ],
+)
 def test_malformed_nodes_are_refused(node):
     with pytest.raises(wire.WireError):
         wire.decode(node)

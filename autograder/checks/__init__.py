@@ -16,12 +16,14 @@ compares it with the others. Expected values never enter the sandbox.
 `t` makes the inputs: seeded per grading run and per check, on the device
 being checked, so the sandbox and the grader build identical tensors.
 """
+
 from __future__ import annotations
 
 import hashlib
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -33,7 +35,7 @@ class Missing(Exception):
 class Namespace:
     """Attribute access to a notebook's globals (or a module's)."""
 
-    def __init__(self, names: dict[str, Any], fallback: "Namespace | None" = None):
+    def __init__(self, names: dict[str, Any], fallback: Namespace | None = None):
         self._names, self._fallback = names, fallback
 
     def __getattr__(self, name: str) -> Any:
@@ -56,7 +58,7 @@ class Inputs:
     def tensor(self, data: Any, dtype: torch.dtype | None = None) -> torch.Tensor:
         t = torch.tensor(data, dtype=dtype)
         if dtype is None and t.is_floating_point():
-            t = t.float()   # whatever default dtype the notebook set
+            t = t.float()  # whatever default dtype the notebook set
         return t.to(self.device)
 
     def randn(self, *shape: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -83,9 +85,10 @@ Plot = Callable[[Any, Any], "dict | None"]
 @dataclass(frozen=True)
 class Context:
     """What a judge knows besides the two results."""
+
     device: str
-    tolerance: Callable[[str], Any]     # dtype name -> Tolerance
-    oracle: Any = None                  # torch's result, for oracle checks
+    tolerance: Callable[[str], Any]  # dtype name -> Tolerance
+    oracle: Any = None  # torch's result, for oracle checks
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,8 @@ class Check:
     name: str
     probe: Probe
     judge: Judge
-    oracle: bool = False    # also compare with torch's implementation
-    visible: bool = False   # part of the student's self-check (`course check`)
+    oracle: bool = False  # also compare with torch's implementation
+    visible: bool = False  # part of the student's self-check (`course check`)
     plot: Plot | None = None  # a picture of both results for the student's feedback page
 
 
@@ -103,8 +106,16 @@ class Check:
 class Registry:
     checks: list[Check] = field(default_factory=list)
 
-    def __call__(self, exercise: str, name: str, *, judge: Judge | None = None,
-                 oracle: bool = False, visible: bool = False, plot: Plot | None = None) -> Callable[[Probe], Probe]:
+    def __call__(
+        self,
+        exercise: str,
+        name: str,
+        *,
+        judge: Judge | None = None,
+        oracle: bool = False,
+        visible: bool = False,
+        plot: Plot | None = None,
+    ) -> Callable[[Probe], Probe]:
         from .judges import close
 
         def register(probe: Probe) -> Probe:
@@ -112,6 +123,7 @@ class Registry:
                 raise ValueError(f"check {exercise}/{name!r} registered twice")
             self.checks.append(Check(exercise, name, probe, judge or close, oracle, visible, plot))
             return probe
+
         return register
 
     def for_exercise(self, exercise: str) -> list[Check]:

@@ -6,6 +6,7 @@ Recorder and ParamScheduler run in a real fit with the notebook's Runner
 (given code) on a tiny problem built here, with schedules that are plain
 lambdas of the probe.
 """
+
 from __future__ import annotations
 
 import math
@@ -31,8 +32,10 @@ def _fs(xs):
 
 # ---- a tiny problem ------------------------------------------------------------------------------
 
+
 class _GroupLog(ProbeCallback):
     """The value `key` of every param group at `event`, with run.in_train."""
+
     def __init__(self, event="after_pred", key="lr", order=0):
         self.rows, self.key, self._order = [], key, order
         setattr(self, event, self._log)
@@ -43,6 +46,7 @@ class _GroupLog(ProbeCallback):
 
 class _LossLog(ProbeCallback):
     """The training losses as the runner computed them."""
+
     def __init__(self):
         self.losses = []
 
@@ -53,6 +57,7 @@ class _LossLog(ProbeCallback):
 
 class _SetGroups(ProbeCallback):
     """Before each training batch k, sets group i's lr to (i + 1) * 0.01 * (k + 1)."""
+
     _order = 1
 
     def __init__(self):
@@ -79,8 +84,10 @@ def _fit_recorder(ns, t, epochs=1, sched=_lin, extra=(), **kw):
 def _plotted(plot):
     """Calls `plot()` on a fresh figure; the y data of the last line drawn, as floats."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     plt.close("all")
     plt.figure()
     try:
@@ -92,6 +99,7 @@ def _plotted(plot):
 
 
 # ---- Recorder ----------------------------------------------------------------------------------------
+
 
 @check("Recorder", "fit(1): lrs are [0.1, 0.5] under a linear schedule", visible=True)
 def _(ns, t):
@@ -121,8 +129,12 @@ def _(ns, t):
     return _fs(run.recorder.lrs)
 
 
-@check("Recorder", "lr and loss curves of a 4-epoch fit under one cycle", visible=True,
-       plot=runs("what your Recorder recorded", [("training batch", "lr"), ("training batch", "loss")]))
+@check(
+    "Recorder",
+    "lr and loss curves of a 4-epoch fit under one cycle",
+    visible=True,
+    plot=runs("what your Recorder recorded", [("training batch", "lr"), ("training batch", "loss")]),
+)
 def _(ns, t):
     one_cycle = lambda pos: 0.05 + 0.45 * math.sin(math.pi * pos)
     run, _ = _fit_recorder(ns, t, epochs=4, sched=one_cycle, n_train=48, n_valid=8, bs=4)
@@ -159,6 +171,7 @@ def _(ns, t):
 
 # ---- ParamScheduler ------------------------------------------------------------------------------------
 
+
 @check("ParamScheduler", "fit(1): each training batch uses sched(pos), pos = 0, 0.5", visible=True)
 def _(ns, t):
     log = _GroupLog()
@@ -170,9 +183,11 @@ def _(ns, t):
 @check("ParamScheduler", "fit(2): pos = n_epochs/epochs, before each training batch")
 def _(ns, t):
     positions = []
+
     def sched(pos):
         positions.append(float(pos))
         return 0.1 + 0.8 * pos
+
     log = _GroupLog()
     learn = learner(t, lr=0.05)
     ns.Runner(cbs=[log], cb_funcs=partial(ns.ParamScheduler, "lr", sched)).fit(2, learn)
@@ -214,6 +229,7 @@ def _(ns, t):
 
 # ---- annealer ---------------------------------------------------------------------------------------------
 
+
 def _digits(s, e, p):
     return s * 100 + e * 10 + p
 
@@ -221,7 +237,7 @@ def _digits(s, e, p):
 @check("annealer", "annealer(f)(start, end)(pos) == f(start, end, pos)", visible=True)
 def _(ns, t):
     sched = ns.annealer(_digits)(1, 2)
-    return [_f(sched(p)) for p in (0., 0.3, 1.)]
+    return [_f(sched(p)) for p in (0.0, 0.3, 1.0)]
 
 
 @check("annealer", "f gets start, end and pos, in that order", judge=equal)
@@ -243,17 +259,19 @@ def _(ns, t):
     @ns.annealer
     def sched(start, end, pos):
         return start * pos - end
+
     s, e = t.rand(), t.rand()
-    return [_f(sched(s, e)(p)) for p in (t.rand(), t.rand(), 0.)]
+    return [_f(sched(s, e)(p)) for p in (t.rand(), t.rand(), 0.0)]
 
 
 @check("annealer", "a tensor pos reaches f unchanged")
 def _(ns, t):
     pos = t.randn(3)
-    return ns.annealer(lambda s, e, p: p * s + e)(2., 1.)(pos)
+    return ns.annealer(lambda s, e, p: p * s + e)(2.0, 1.0)(pos)
 
 
 # ---- the schedules ------------------------------------------------------------------------------------------
+
 
 def _values(sched, points):
     return [_f(sched(p)) for p in points]
@@ -274,8 +292,9 @@ def _schedule_checks(name, lesson, positive=False):
     positions, tensor pos."""
     (s0, e0), _ = lesson[0]
 
-    @check(name, f"the curve {name}({s0}, {e0}) over pos in [0, 1]", visible=True,
-           plot=curve(GRID, f"{name}({s0}, {e0})"))
+    @check(
+        name, f"the curve {name}({s0}, {e0}) over pos in [0, 1]", visible=True, plot=curve(GRID, f"{name}({s0}, {e0})")
+    )
     def _(ns, t):
         return _values(getattr(ns, name)(s0, e0), GRID)
 
@@ -288,27 +307,28 @@ def _schedule_checks(name, lesson, positive=False):
         out = []
         for _ in range(4):
             s, e = _random_ends(t, positive)
-            out.append(_values(getattr(ns, name)(s, e), [0., t.rand(), t.rand(), t.rand(), 1.]))
+            out.append(_values(getattr(ns, name)(s, e), [0.0, t.rand(), t.rand(), t.rand(), 1.0]))
         return out
 
     @check(name, "a 0-d tensor pos")
     def _(ns, t):
         s, e = _random_ends(t, positive)
-        return _values(getattr(ns, name)(s, e), [torch.tensor(p) for p in (0., t.rand(), 0.5, 1.)])
+        return _values(getattr(ns, name)(s, e), [torch.tensor(p) for p in (0.0, t.rand(), 0.5, 1.0)])
 
     @check(name, "schedules made from it are independent")
     def _(ns, t):
-        a, b = getattr(ns, name)(1., 2.), getattr(ns, name)(3., 0.5)
+        a, b = getattr(ns, name)(1.0, 2.0), getattr(ns, name)(3.0, 0.5)
         return [_f(a(0.25)), _f(b(0.25)), _f(a(0.75)), _f(b(0.75))]
 
 
-_schedule_checks("sched_lin", [((1, 2), [0., 0.3, 1.]), ((2, 1e-2), [0.5, 1.]), ((0.5, -1.5), [0.25, 0.75])])
-_schedule_checks("sched_cos", [((1, 2), [0., .25, .5, .75, 1.]), ((0.3, 0.6), [0.5]), ((2, 1e-2), [0.1, 0.9])])
-_schedule_checks("sched_no", [((5, 7), [0., 0.5, 1.]), ((-1.5, 2), [0.3])])
-_schedule_checks("sched_exp", [((1, 100), [0., .25, .5, .75, 1.]), ((2, 1e-2), [0.5, 1.])], positive=True)
+_schedule_checks("sched_lin", [((1, 2), [0.0, 0.3, 1.0]), ((2, 1e-2), [0.5, 1.0]), ((0.5, -1.5), [0.25, 0.75])])
+_schedule_checks("sched_cos", [((1, 2), [0.0, 0.25, 0.5, 0.75, 1.0]), ((0.3, 0.6), [0.5]), ((2, 1e-2), [0.1, 0.9])])
+_schedule_checks("sched_no", [((5, 7), [0.0, 0.5, 1.0]), ((-1.5, 2), [0.3])])
+_schedule_checks("sched_exp", [((1, 100), [0.0, 0.25, 0.5, 0.75, 1.0]), ((2, 1e-2), [0.5, 1.0])], positive=True)
 
 
 # ---- combine_scheds -------------------------------------------------------------------------------------------
+
 
 def _cos(start, end):
     return lambda pos: start + (1 + math.cos(math.pi * (1 - pos))) * (end - start) / 2
@@ -347,8 +367,12 @@ def _(ns, t):
     return _values(S, [0.0, 0.1, 0.15, 0.2999, 0.3, 0.5, 0.65, 0.9, 0.99, 1.0])
 
 
-@check("combine_scheds", "the lesson's example over pos in [0, 1]", visible=True,
-       plot=curve(GRID, "combine_scheds([0.3, 0.7], [sched_cos(0.3, 0.6), sched_cos(0.6, 0.2)])"))
+@check(
+    "combine_scheds",
+    "the lesson's example over pos in [0, 1]",
+    visible=True,
+    plot=curve(GRID, "combine_scheds([0.3, 0.7], [sched_cos(0.3, 0.6), sched_cos(0.6, 0.2)])"),
+)
 def _(ns, t):
     return _values(ns.combine_scheds([0.3, 0.7], [_cos(0.3, 0.6), _cos(0.6, 0.2)]), GRID)
 
@@ -356,13 +380,13 @@ def _(ns, t):
 @check("combine_scheds", "an inner edge starts the next piece; pos 1 ends the last", visible=True)
 def _(ns, t):
     S = ns.combine_scheds([0.3, 0.7], [_tagged(1), _tagged(2)])
-    return _values(S, [0., 0.15, 0.3, 0.65, 1.])
+    return _values(S, [0.0, 0.15, 0.3, 0.65, 1.0])
 
 
 @check("combine_scheds", "three pieces [0.2, 0.5, 0.3] at and between the edges")
 def _(ns, t):
-    S = ns.combine_scheds([0.2, 0.5, 0.3], [_line(1., 2.), _line(5., 3.), _line(-1., 0.)])
-    points = [0., 0.1, 0.2, 0.45, 0.7, 0.85, 1.] + [t.rand() for _ in range(6)]
+    S = ns.combine_scheds([0.2, 0.5, 0.3], [_line(1.0, 2.0), _line(5.0, 3.0), _line(-1.0, 0.0)])
+    points = [0.0, 0.1, 0.2, 0.45, 0.7, 0.85, 1.0] + [t.rand() for _ in range(6)]
     return _values(S, points)
 
 
@@ -375,32 +399,33 @@ def _(ns, t):
 @check("combine_scheds", "a 0-d tensor pos")
 def _(ns, t):
     S = ns.combine_scheds([0.3, 0.7], [_cos(0.3, 0.6), _cos(0.6, 0.2)])
-    return _values(S, [torch.tensor(p) for p in (0., 0.5, 0.65, t.rand())])
+    return _values(S, [torch.tensor(p) for p in (0.0, 0.5, 0.65, t.rand())])
 
 
 @check("combine_scheds", "pcts that do not sum to 1 raise", judge=raises_either)
 def _(ns, t):
-    pieces = [_line(0., 1.), _line(1., 0.)]
+    pieces = [_line(0.0, 1.0), _line(1.0, 0.0)]
     return [_raised(lambda: ns.combine_scheds(p, pieces)) for p in ([0.5, 0.4], [0.6, 0.5], [0.3, 0.7 - 1e-4])]
 
 
 @check("combine_scheds", "negative pcts raise", judge=raises_either)
 def _(ns, t):
-    return [_raised(lambda: ns.combine_scheds([1.2, -0.2], [_line(0., 1.), _line(1., 0.)]))]
+    return [_raised(lambda: ns.combine_scheds([1.2, -0.2], [_line(0.0, 1.0), _line(1.0, 0.0)]))]
 
 
 @check("combine_scheds", "[0.1]*10 sums to 1 within 1e-6: accepted")
 def _(ns, t):
     S = ns.combine_scheds([0.1] * 10, [(lambda p, i=i: i * 10 + p) for i in range(10)])
-    return _values(S, [0., 0.05, 0.55, 0.95, 1.])
+    return _values(S, [0.0, 0.05, 0.55, 0.95, 1.0])
 
 
 # ---- cos_1cycle_anneal -------------------------------------------------------------------------------------------
 
+
 @check("cos_1cycle_anneal", "two pieces; the lesson's values", visible=True)
 def _(ns, t):
     pieces = list(ns.cos_1cycle_anneal(0.3, 0.6, 0.2))
-    return [len(pieces)] + [[_f(s(p)) for s in pieces] for p in (0., 0.25, 0.5, 1.)]
+    return [len(pieces)] + [[_f(s(p)) for s in pieces] for p in (0.0, 0.25, 0.5, 1.0)]
 
 
 @check("cos_1cycle_anneal", "random start, high and end")
@@ -408,12 +433,16 @@ def _(ns, t):
     out = []
     for _ in range(3):
         pieces = list(ns.cos_1cycle_anneal(t.rand(), 1 + t.rand(), t.rand() / 10))
-        out.append([[_f(s(p)) for s in pieces] for p in (0., t.rand(), t.rand(), 1.)])
+        out.append([[_f(s(p)) for s in pieces] for p in (0.0, t.rand(), t.rand(), 1.0)])
     return out
 
 
-@check("cos_1cycle_anneal", "one cycle (0.1, 0.9, 0.01) at [0.25, 0.75] over pos in [0, 1]", visible=True,
-       plot=curve(GRID, "combine_scheds([0.25, 0.75], cos_1cycle_anneal(0.1, 0.9, 0.01))"))
+@check(
+    "cos_1cycle_anneal",
+    "one cycle (0.1, 0.9, 0.01) at [0.25, 0.75] over pos in [0, 1]",
+    visible=True,
+    plot=curve(GRID, "combine_scheds([0.25, 0.75], cos_1cycle_anneal(0.1, 0.9, 0.01))"),
+)
 def _(ns, t):
     return _values(ns.combine_scheds([0.25, 0.75], ns.cos_1cycle_anneal(0.1, 0.9, 0.01)), GRID)
 
@@ -421,4 +450,4 @@ def _(ns, t):
 @check("cos_1cycle_anneal", "combined into one cycle")
 def _(ns, t):
     S = ns.combine_scheds([0.25, 0.75], ns.cos_1cycle_anneal(0.1, 0.9, 0.01))
-    return _values(S, [0., 0.1, 0.25, 0.5, 0.9, 1.])
+    return _values(S, [0.0, 0.1, 0.25, 0.5, 0.9, 1.0])

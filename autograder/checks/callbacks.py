@@ -5,6 +5,7 @@ plain classes with `_order`, `name` and `set_runner`, whose event methods
 record what they see. The student's Runner builds its
 TrainEvalCallback from the notebook (`ns.TrainEvalCallback`, given code).
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -19,15 +20,28 @@ from .tiny import ProbeCallback, learner
 check = Registry()
 
 
-EVENTS = ["begin_fit", "begin_epoch", "begin_batch", "after_pred", "after_loss", "after_backward",
-          "after_step", "after_batch", "begin_validate", "after_epoch", "after_fit"]
+EVENTS = [
+    "begin_fit",
+    "begin_epoch",
+    "begin_batch",
+    "after_pred",
+    "after_loss",
+    "after_backward",
+    "after_step",
+    "after_batch",
+    "begin_validate",
+    "after_epoch",
+    "after_fit",
+]
 TRAIN_BATCH = EVENTS[2:8]
 
 
 # ---- probe callbacks ---------------------------------------------------------------------------
 
+
 class _Tracer(ProbeCallback):
     """Records (event, run.in_train, model.training, grad enabled, run.n_epochs) at every event."""
+
     name = "tracer"
 
     def __init__(self, model, order=0):
@@ -37,8 +51,15 @@ class _Tracer(ProbeCallback):
         run = self.run
         in_train = None if event == "begin_fit" else getattr(run, "in_train", None)
         n_epochs = getattr(run, "n_epochs", None)
-        self.rows.append((event, None if in_train is None else bool(in_train), self.model_.training,
-                          torch.is_grad_enabled(), None if n_epochs is None else float(n_epochs)))
+        self.rows.append(
+            (
+                event,
+                None if in_train is None else bool(in_train),
+                self.model_.training,
+                torch.is_grad_enabled(),
+                None if n_epochs is None else float(n_epochs),
+            )
+        )
 
     @property
     def events(self):
@@ -51,6 +72,7 @@ for _ev in EVENTS:
 
 class _Say(ProbeCallback):
     """Returns `answer` from `event`, `times` times at most (forever when None)."""
+
     def __init__(self, event, answer=True, times=None, when_training=None):
         self.event, self.answer, self.times, self.when_training = event, answer, times, when_training
 
@@ -71,6 +93,7 @@ class _Say(ProbeCallback):
 
 class _Stopper(ProbeCallback):
     """Sets run.stop in after_batch of every training batch."""
+
     def after_batch(self):
         if self.run.in_train:
             self.run.stop = True
@@ -83,15 +106,24 @@ class _Raise(ProbeCallback):
     def __getattr__(self, k):
         if k != self.__dict__.get("event"):
             raise AttributeError(k)
+
         def boom():
             raise ValueError("a callback failed")
+
         return boom
 
 
 class _Log(ProbeCallback):
     """Appends (tag, event) to a shared list for the events it is given; returns `answer`."""
-    def __init__(self, tag, order, log, events=("begin_fit", "begin_epoch", "begin_validate", "after_epoch", "after_fit"),
-                 answer=None):
+
+    def __init__(
+        self,
+        tag,
+        order,
+        log,
+        events=("begin_fit", "begin_epoch", "begin_validate", "after_epoch", "after_fit"),
+        answer=None,
+    ):
         self.tag, self._order, self.log, self.watch, self.answer = tag, order, log, events, answer
 
     def __getattr__(self, k):
@@ -109,6 +141,7 @@ def _trace(ns, t, cbs_before=(), epochs=1, **kw):
 
 
 # ---- Runner: the event trace --------------------------------------------------------------------
+
 
 @check("Runner", "fit(1): the 21 events and the state at each", judge=equal, visible=True)
 def _(ns, t):
@@ -130,6 +163,7 @@ def _(ns, t):
 
 class _StopAtFirstEpoch(ProbeCallback):
     """Sets run.stop in begin_epoch of the first epoch: that training pass ends before its first batch."""
+
     def begin_epoch(self):
         if self.run.epoch == 0:
             self.run.stop = True
@@ -195,6 +229,7 @@ def _(ns, t):
 
 # ---- Runner: __call__, construction, state -------------------------------------------------------
 
+
 @check("Runner", "callbacks run sorted by _order, ties in list order", judge=equal)
 def _(ns, t):
     log = []
@@ -208,8 +243,7 @@ def _(ns, t):
     out = []
     for answers in ([None, None, None], [None, 1, None], [True, None, True], [0, "", None]):
         log = []
-        cbs = [_Log(tag, order, log, events=("ping",), answer=a)
-               for tag, order, a in zip("xyz", (3, 0, 1), answers)]
+        cbs = [_Log(tag, order, log, events=("ping",), answer=a) for tag, order, a in zip("xyz", (3, 0, 1), answers)]
         run = ns.Runner(cbs=cbs)
         for cb in run.cbs:
             cb.set_runner(run)
@@ -232,22 +266,35 @@ class _FactoryB(ProbeCallback):
 @check("Runner", "cb_funcs: each factory called once, kept under its name", judge=equal)
 def _(ns, t):
     made = []
+
     def factory():
         made.append(1)
         return _FactoryA()
+
     plain = ProbeCallback()
     run = ns.Runner(cbs=[plain], cb_funcs=[factory, partial(_FactoryB, 7)])
     single = ns.Runner(cbs=plain, cb_funcs=_FactoryA)
-    return [[type(c).__name__ for c in run.cbs], len(made), run.probe_a is run.cbs[2], run.probe_b is run.cbs[3],
-            run.probe_b.value, run.cbs[1] is plain,
-            [type(c).__name__ for c in single.cbs], single.probe_a is single.cbs[2]]
+    return [
+        [type(c).__name__ for c in run.cbs],
+        len(made),
+        run.probe_a is run.cbs[2],
+        run.probe_b is run.cbs[3],
+        run.probe_b.value,
+        run.cbs[1] is plain,
+        [type(c).__name__ for c in single.cbs],
+        single.probe_a is single.cbs[2],
+    ]
 
 
 @check("Runner", "a new Runner: TrainEvalCallback first, stop False", judge=equal, visible=True)
 def _(ns, t):
     run, bare = ns.Runner(cbs=[ProbeCallback(), ProbeCallback()]), ns.Runner()
-    return [[type(c).__name__ for c in run.cbs], [type(c).__name__ for c in bare.cbs],
-            getattr(run, "stop", None), isinstance(run.cbs[0], ns.TrainEvalCallback)]
+    return [
+        [type(c).__name__ for c in run.cbs],
+        [type(c).__name__ for c in bare.cbs],
+        getattr(run, "stop", None),
+        isinstance(run.cbs[0], ns.TrainEvalCallback),
+    ]
 
 
 @check("Runner", "after fit: learn is None, n_iter, n_epochs, iters", judge=equal)
@@ -260,6 +307,7 @@ def _(ns, t):
 
 class _Seen(ProbeCallback):
     """What callbacks read from the runner: xb, yb, pred, loss, and whether validation keeps a graph."""
+
     def __init__(self):
         self.rows = []
 
@@ -269,8 +317,20 @@ class _Seen(ProbeCallback):
 
     def after_loss(self):
         r = self.run
-        self.rows.append(["after_loss", bool(r.in_train), r.xb, r.yb, r.pred, r.loss,
-                          r.pred.requires_grad, r.loss.requires_grad, r.epoch, r.epochs])
+        self.rows.append(
+            [
+                "after_loss",
+                bool(r.in_train),
+                r.xb,
+                r.yb,
+                r.pred,
+                r.loss,
+                r.pred.requires_grad,
+                r.loss.requires_grad,
+                r.epoch,
+                r.epochs,
+            ]
+        )
 
 
 @check("Runner", "callbacks see xb, yb, pred, loss; loss starts at tensor(0.); no graph in validation")
@@ -296,6 +356,7 @@ def _(ns, t):
 
 class _Modes(ProbeCallback):
     """Records, at each forward, whether the model trains and whether autograd records."""
+
     def __init__(self):
         self.seen = []
 
@@ -311,6 +372,7 @@ def _(ns, t):
 
 
 # ---- AvgStats ----------------------------------------------------------------------------------
+
 
 def _batch(t, bn, loss, c=3):
     """A fake runner after one batch: what AvgStats.accumulate reads."""
@@ -405,8 +467,10 @@ def _(ns, t):
 
 # ---- TestCallback ------------------------------------------------------------------------------------
 
+
 class _ValidCount(ProbeCallback):
     """Counts validation batches."""
+
     def __init__(self):
         self.valid = 0
 
@@ -418,7 +482,9 @@ class _ValidCount(ProbeCallback):
 def _test_fit(ns, t, n_train, bs=4, n_valid=11, vbs=4, via_funcs=False, epochs=1):
     learn = learner(t, n_train=n_train, n_valid=n_valid, bs=bs, vbs=vbs)
     counter = _ValidCount()
-    run = ns.Runner(cbs=[counter], cb_funcs=ns.TestCallback) if via_funcs else ns.Runner(cbs=[ns.TestCallback(), counter])
+    run = (
+        ns.Runner(cbs=[counter], cb_funcs=ns.TestCallback) if via_funcs else ns.Runner(cbs=[ns.TestCallback(), counter])
+    )
     run.fit(epochs, learn)
     return run, learn, counter
 

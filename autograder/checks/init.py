@@ -13,6 +13,7 @@ torch's within `[tolerance.bound]` and `[tolerance.spread]` of course.toml.
 The margins, measured over 200 seeds with `bench/init_margins.py`, are
 given beside each statistical check.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,6 +31,7 @@ check = Registry()
 
 # ---- judges ----------------------------------------------------------------------------------
 
+
 def _tolerance(ctx, key: str):
     """`ctx` comparing every number with course.toml's `[tolerance.<key>]`."""
     return dataclasses.replace(ctx, tolerance=lambda _dtype: ctx.tolerance(key))
@@ -45,23 +47,26 @@ def same_spread(got, want, ctx) -> str | None:
     (both lie that close to the bound), the std within [tolerance.spread]."""
     for i, (g, w) in enumerate(zip(got, want)):
         for j, (what, key) in enumerate((("max|w|", "bound"), ("std", "spread"))):
-            if (msg := close(g[j], w[j], _tolerance(ctx, key), f"case {i}, {what}")):
+            if msg := close(g[j], w[j], _tolerance(ctx, key), f"case {i}, {what}"):
                 return msg
     return None
 
 
 def between(lo: float, hi: float):
     """A judge: the number lies in [lo, hi] (a behaviour with a range, not one right value)."""
+
     def judge(got, want, ctx) -> str | None:
         g = scalar(got)
         if g is None or not lo <= g <= hi:
             return f"expected a value in [{lo:g}, {hi:g}], got {describe(got)}"
         return None
+
     judge.range = (lo, hi)
     return judge
 
 
 # ---- layers without torch's init ------------------------------------------------------------------
+
 
 def _uniform(t, shape, bound: float) -> torch.Tensor:
     """U(-bound, bound) from the check's generator, on the device under test."""
@@ -74,11 +79,14 @@ def _init_params(module: nn.Module, t, shape: tuple, fan_in: int, kaiming: bool)
     bound = (math.sqrt(6) if kaiming else 1) / math.sqrt(fan_in)
     module.weight = nn.Parameter(_uniform(t, shape, bound))
     nf = shape[0]
-    module.bias = nn.Parameter(torch.zeros(nf, device=t.device) if kaiming else _uniform(t, (nf,), 1 / math.sqrt(fan_in)))
+    module.bias = nn.Parameter(
+        torch.zeros(nf, device=t.device) if kaiming else _uniform(t, (nf,), 1 / math.sqrt(fan_in))
+    )
 
 
 class _Linear(nn.Module):
     """nn.Linear's computation, with the weights of `_init_params`."""
+
     def __init__(self, t, n_in: int, n_out: int, kaiming: bool = False):
         super().__init__()
         _init_params(self, t, (n_out, n_in), n_in, kaiming)
@@ -89,6 +97,7 @@ class _Linear(nn.Module):
 
 class _Conv(nn.Module):
     """nn.Conv2d's computation (padding k // 2), with the weights of `_init_params`."""
+
     def __init__(self, t, ni: int, nf: int, k: int, stride: int = 2, kaiming: bool = False):
         super().__init__()
         _init_params(self, t, (nf, ni, k, k), ni * k * k, kaiming)
@@ -107,20 +116,34 @@ def _mlp(t, depth: int, width: int, kaiming: bool = False) -> list:
 
 def _conv_net(t, kaiming: bool = False) -> nn.Sequential:
     """02a's MNIST-shaped net: channels 1 -> 8 -> 16 -> 32 -> 1, stride 2, then average and flatten."""
-    return nn.Sequential(_Conv(t, 1, 8, 5, kaiming=kaiming), nn.ReLU(), _Conv(t, 8, 16, 3, kaiming=kaiming), nn.ReLU(),
-                         _Conv(t, 16, 32, 3, kaiming=kaiming), nn.ReLU(), _Conv(t, 32, 1, 3, kaiming=kaiming),
-                         nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    return nn.Sequential(
+        _Conv(t, 1, 8, 5, kaiming=kaiming),
+        nn.ReLU(),
+        _Conv(t, 8, 16, 3, kaiming=kaiming),
+        nn.ReLU(),
+        _Conv(t, 16, 32, 3, kaiming=kaiming),
+        nn.ReLU(),
+        _Conv(t, 32, 1, 3, kaiming=kaiming),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+    )
 
 
 # ---- fan_in_out ------------------------------------------------------------------------------------
+
 
 def _fans(ns, w) -> list[float]:
     fan_in, fan_out = ns.fan_in_out(w)
     return [float(fan_in), float(fan_out)]
 
 
-@check("fan_in_out", "Conv2d(1, 32, 5) weight (32, 1, 5, 5), a Parameter: fan_in 25, fan_out 800",
-       judge=equal, oracle=True, visible=True)
+@check(
+    "fan_in_out",
+    "Conv2d(1, 32, 5) weight (32, 1, 5, 5), a Parameter: fan_in 25, fan_out 800",
+    judge=equal,
+    oracle=True,
+    visible=True,
+)
 def _(ns, t):
     return _fans(ns, nn.Parameter(t.randn(32, 1, 5, 5)))
 
@@ -143,6 +166,7 @@ def _(ns, t):
 
 # ---- gain -------------------------------------------------------------------------------------------
 
+
 @check("gain", "the lesson's values: gain(1), gain(0), gain(0.01), gain(0.1), gain(sqrt(5))", oracle=True, visible=True)
 def _(ns, t):
     return [float(ns.gain(a)) for a in (1, 0, 0.01, 0.1, math.sqrt(5))]
@@ -159,6 +183,7 @@ def _(ns, t):
 
 
 # ---- kaiming_uniform ------------------------------------------------------------------------------------
+
 
 def _filled(ns, t, shape, n=50_000, **kwargs) -> list[float]:
     """max|w| and std over at least `n` values: fresh weights of `shape`, each filled in place by
@@ -178,43 +203,65 @@ def _filled(ns, t, shape, n=50_000, **kwargs) -> list[float]:
 # (0.43 of [tolerance.spread]; that difference has an sd of 0.28%, so 2% is 7 sd away). The known-wrong
 # fills miss by 400 to 100 000 times the tolerance on every check whose arguments expose them.
 
-@check("kaiming_uniform", "kaiming_uniform(w) on (32, 1, 5, 5): a = 0 and fan_in, bound sqrt(6/25) = 0.49",
-       judge=same_spread, oracle=True, visible=True)
+
+@check(
+    "kaiming_uniform",
+    "kaiming_uniform(w) on (32, 1, 5, 5): a = 0 and fan_in, bound sqrt(6/25) = 0.49",
+    judge=same_spread,
+    oracle=True,
+    visible=True,
+)
 def _(ns, t):
     return [_filled(ns, t, (32, 1, 5, 5))]
 
 
-@check("kaiming_uniform", "a = sqrt(5), PyTorch's default: bound 1/sqrt(fan_in) = 0.2",
-       judge=same_spread, oracle=True, visible=True)
+@check(
+    "kaiming_uniform",
+    "a = sqrt(5), PyTorch's default: bound 1/sqrt(fan_in) = 0.2",
+    judge=same_spread,
+    oracle=True,
+    visible=True,
+)
 def _(ns, t):
     return [_filled(ns, t, (32, 1, 5, 5), a=math.sqrt(5))]
 
 
 @check("kaiming_uniform", "use_fan_out=True: fan_out = 800, bound 0.087", judge=same_spread, oracle=True)
 def _(ns, t):
-    return [_filled(ns, t, (32, 1, 5, 5), a=0., use_fan_out=True)]
+    return [_filled(ns, t, (32, 1, 5, 5), a=0.0, use_fan_out=True)]
 
 
 @check("kaiming_uniform", "a Linear weight (50, 784) with a = 0.1, 1 and 2", judge=same_spread, oracle=True)
 def _(ns, t):
-    return [_filled(ns, t, (50, 784), a=a) for a in (0.1, 1., 2.)]
+    return [_filled(ns, t, (50, 784), a=a) for a in (0.1, 1.0, 2.0)]
 
 
 @check("kaiming_uniform", "Conv1d and Conv3d weights, fan_in and fan_out, a = 0.5", judge=same_spread, oracle=True)
 def _(ns, t):
-    return [_filled(ns, t, shape, a=0.5, use_fan_out=out) for shape in ((16, 8, 3), (8, 4, 3, 3, 3)) for out in (False, True)]
+    return [
+        _filled(ns, t, shape, a=0.5, use_fan_out=out)
+        for shape in ((16, 8, 3), (8, 4, 3, 3, 3))
+        for out in (False, True)
+    ]
 
 
-@check("kaiming_uniform", "fills a Parameter in place: same storage, still a leaf that requires grad, no grad",
-       judge=equal)
+@check(
+    "kaiming_uniform", "fills a Parameter in place: same storage, still a leaf that requires grad, no grad", judge=equal
+)
 def _(ns, t):
     w = nn.Parameter(t.randn(16, 8, 3, 3))
     before, storage = w.detach().clone(), w.data_ptr()
-    out = ns.kaiming_uniform(w, a=1.)
+    out = ns.kaiming_uniform(w, a=1.0)
     returned = out is None or (isinstance(out, torch.Tensor) and out.data_ptr() == storage)
     redrawn = bool((w.detach() != before).all())
-    return {"returns w or None": returned, "same storage": w.data_ptr() == storage, "every value redrawn": redrawn,
-            "requires grad": w.requires_grad, "leaf": w.is_leaf, "no grad": w.grad is None}
+    return {
+        "returns w or None": returned,
+        "same storage": w.data_ptr() == storage,
+        "every value redrawn": redrawn,
+        "requires grad": w.requires_grad,
+        "leaf": w.is_leaf,
+        "no grad": w.grad is None,
+    }
 
 
 def _stack_std(ns, t, stacks: int, depth: int = 50, width: int = 512, bs: int = 16, **kwargs) -> float:
@@ -236,15 +283,22 @@ def _stack_std(ns, t, stacks: int, depth: int = 50, width: int = 512, bs: int = 
 
 # Margin over 200 seeds (bench/init_margins.py): the mean std lies in [0.67, 0.90] (mean 0.78, sd 0.047:
 # 5.9 sd above 0.5, 26 sd below 2). With the bound set to the std it is 1e-12; with a = sqrt(5), 3e-20.
-@check("kaiming_uniform", "kaiming_uniform(w): a 50-layer Linear(512, 512)+ReLU stack keeps the std in [0.5, 2]",
-       judge=between(0.5, 2.), visible=True)
+@check(
+    "kaiming_uniform",
+    "kaiming_uniform(w): a 50-layer Linear(512, 512)+ReLU stack keeps the std in [0.5, 2]",
+    judge=between(0.5, 2.0),
+    visible=True,
+)
 def _(ns, t):
     return _stack_std(ns, t, stacks=32)
 
 
 # Over 200 seeds at most 4.9e-20: far below 0.1, and an `a` ignored (a = 0) gives 0.78.
-@check("kaiming_uniform", "with a = sqrt(5), PyTorch's default, the same stack collapses below 0.1",
-       judge=between(0., 0.1))
+@check(
+    "kaiming_uniform",
+    "with a = sqrt(5), PyTorch's default, the same stack collapses below 0.1",
+    judge=between(0.0, 0.1),
+)
 def _(ns, t):
     return _stack_std(ns, t, stacks=2, a=math.sqrt(5))
 
@@ -253,12 +307,17 @@ def _(ns, t):
 # Every activation has >= 1000 values, so a sample and a population std differ by < 5e-4
 # ([tolerance.moments] is 2e-3).
 
+
 def _pairs(stats) -> list[list[float]]:
     return [[float(m), float(s)] for m, s in stats]
 
 
-@check("stats_after_layers", "a list of 5 Linear(128, 128) and ReLU layers, PyTorch's default init",
-       judge=moments, visible=True)
+@check(
+    "stats_after_layers",
+    "a list of 5 Linear(128, 128) and ReLU layers, PyTorch's default init",
+    judge=moments,
+    visible=True,
+)
 def _(ns, t):
     return _pairs(ns.stats_after_layers(_mlp(t, 5, 128), t.randn(64, 128)))
 
@@ -268,8 +327,7 @@ def _(ns, t):
     return _pairs(ns.stats_after_layers(nn.Sequential(*_mlp(t, 50, 256, kaiming=True)), t.randn(32, 256)))
 
 
-@check("stats_after_layers", "02a's conv net (an nn.Sequential) on 1024 8x8 images, default and kaiming",
-       judge=moments)
+@check("stats_after_layers", "02a's conv net (an nn.Sequential) on 1024 8x8 images, default and kaiming", judge=moments)
 def _(ns, t):
     x = t.randn(1024, 1, 8, 8)
     return [_pairs(ns.stats_after_layers(_conv_net(t, kaiming), x)) for kaiming in (False, True)]
@@ -285,12 +343,17 @@ def _(ns, t):
 # The step at which float32 overflows depends on the device (how it sums x.std()): the reference
 # runs on the same device as the student's code.
 
+
 def _step(v):
     return None if v is None else int(v)
 
 
-@check("deep_chain", "x = randn(512), a = randn(512, 512), 100 steps: the lesson's overflow near step 28",
-       judge=equal, visible=True)
+@check(
+    "deep_chain",
+    "x = randn(512), a = randn(512, 512), 100 steps: the lesson's overflow near step 28",
+    judge=equal,
+    visible=True,
+)
 def _(ns, t):
     return _step(ns.deep_chain(t.randn(512), t.randn(512, 512), 100))
 
@@ -320,4 +383,4 @@ def _(ns, t):
 @check("deep_chain", "n steps and no more: x = [1, 1] times 1e4 is inf at step 10; n = 9, 10, 11", judge=equal)
 def _(ns, t):
     # equal values keep the std exactly 0 until x itself overflows, on any device
-    return [_step(ns.deep_chain(t.tensor([1., 1.]), 1e4 * torch.eye(2, device=t.device), n)) for n in (9, 10, 11)]
+    return [_step(ns.deep_chain(t.tensor([1.0, 1.0]), 1e4 * torch.eye(2, device=t.device), n)) for n in (9, 10, 11)]

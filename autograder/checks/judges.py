@@ -6,6 +6,7 @@ expected values in full. Both sides arrive as decoded wire data (`Array`s,
 numbers, strings, lists, dicts), so a judge sees the student's and the
 reference's results in the same form.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -61,8 +62,10 @@ def _values_close(got: np.ndarray, want: np.ndarray, dtype: str, ctx, where: str
     i = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
     nonfinite = int((~np.isfinite(g) & np.isfinite(w)).sum())
     extra = f"; {nonfinite} value(s) came back nan/inf where finite ones were expected" if nonfinite else ""
-    return (f"{where}{int((~ok).sum())} of {want.size} values differ: max abs error {float(err.max()):.3g} "
-            f"at index {tuple(int(j) for j in i)} (rtol={tol.rtol:g}, atol={tol.atol:g}){extra}")
+    return (
+        f"{where}{int((~ok).sum())} of {want.size} values differ: max abs error {float(err.max()):.3g} "
+        f"at index {tuple(int(j) for j in i)} (rtol={tol.rtol:g}, atol={tol.atol:g}){extra}"
+    )
 
 
 def close(got: Any, want: Any, ctx, where: str = "") -> str | None:
@@ -82,14 +85,14 @@ def close(got: Any, want: Any, ctx, where: str = "") -> str | None:
         if not isinstance(got, (list, tuple)) or len(got) != len(want):
             return f"{at}expected {describe(want)}, got {describe(got)}"
         for i, (g, w) in enumerate(zip(got, want)):
-            if (msg := close(g, w, ctx, f"{where}[{i}]")):
+            if msg := close(g, w, ctx, f"{where}[{i}]"):
                 return msg
         return None
     if isinstance(want, dict):
         if not isinstance(got, dict) or set(got) != set(want):
             return f"{at}expected {describe(want)}, got {describe(got)}"
         for k in want:
-            if (msg := close(got[k], want[k], ctx, f"{where}[{k!r}]")):
+            if msg := close(got[k], want[k], ctx, f"{where}[{k!r}]"):
                 return msg
         return None
     if isinstance(want, numbers.Number) and not isinstance(want, bool):
@@ -120,7 +123,7 @@ def equal(got: Any, want: Any, ctx, where: str = "") -> str | None:
         if row and list(got) != want:
             return f"{at}expected {_short(want)}, got {_short(list(got))}"
         for i, (g, w) in enumerate(zip(got, want)):
-            if (msg := equal(g, w, ctx, f"{where}[{i}]")):
+            if msg := equal(g, w, ctx, f"{where}[{i}]"):
                 return msg
         if len(got) != len(want):
             extra = f"; the first extra item is {_short(got[len(want)])}" if len(got) > len(want) else ""

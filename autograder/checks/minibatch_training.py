@@ -1,12 +1,13 @@
 """Checks of 03_minibatch_training: losses, DummyModule, Optimizer, the data pipeline, fit."""
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Registry
 from ..wire import Array
+from . import Registry
 from .judges import close, describe, equal
 from .plots import bars
 
@@ -15,6 +16,7 @@ f64 = torch.float64
 
 
 # ---- judges for behaviour that has no single right output -------------------------------
+
 
 def permutation_batches(got, want, ctx) -> str | None:
     """Shuffled batches: the reference's batch sizes, and together every index exactly once."""
@@ -53,9 +55,10 @@ def zeros_or_none(got, want, ctx) -> str | None:
 
 # ---- logsumexp ---------------------------------------------------------------------------
 
+
 @check("logsumexp", "lesson example [[1,2,3],[0,0,0]]", oracle=True, visible=True)
 def _(ns, t):
-    return ns.logsumexp(t.tensor([[1., 2., 3.], [0., 0., 0.]]))
+    return ns.logsumexp(t.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]))
 
 
 @check("logsumexp", "random rows match torch", oracle=True)
@@ -70,7 +73,7 @@ def _(ns, t):
 
 @check("logsumexp", "large inputs stay finite", oracle=True)
 def _(ns, t):
-    return ns.logsumexp(t.tensor([[1e4, 0., -1e4], [-1e4, -1e4, -1e4], [1e4, 1e4, -5.]]))
+    return ns.logsumexp(t.tensor([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4], [1e4, 1e4, -5.0]]))
 
 
 @check("logsumexp", "huge random logits stay finite", oracle=True)
@@ -80,14 +83,15 @@ def _(ns, t):
 
 @check("logsumexp", "a single column", oracle=True)
 def _(ns, t):
-    return ns.logsumexp(t.randn(4, 1) + t.tensor([[0.], [200.], [-200.], [0.]]))
+    return ns.logsumexp(t.randn(4, 1) + t.tensor([[0.0], [200.0], [-200.0], [0.0]]))
 
 
 # ---- log_softmax ---------------------------------------------------------------------------
 
+
 @check("log_softmax", "lesson example [[1,2,3],[0,0,0]]", oracle=True, visible=True)
 def _(ns, t):
-    return ns.log_softmax(t.tensor([[1., 2., 3.], [0., 0., 0.]]))
+    return ns.log_softmax(t.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]))
 
 
 @check("log_softmax", "random rows match F.log_softmax", oracle=True)
@@ -102,20 +106,21 @@ def _(ns, t):
 
 @check("log_softmax", "huge logits stay finite", oracle=True)
 def _(ns, t):
-    return ns.log_softmax(t.tensor([[1000., 0.], [-1000., 0.], [1e4, -1e4]]))
+    return ns.log_softmax(t.tensor([[1000.0, 0.0], [-1000.0, 0.0], [1e4, -1e4]]))
 
 
 @check("log_softmax", "adding a constant to a row changes nothing", oracle=True)
 def _(ns, t):
-    x = t.randn(4, 6, dtype=f64)   # float64: in float32, x + 500 itself rounds away the 5th digit
-    return [ns.log_softmax(x), ns.log_softmax(x + 500.)]
+    x = t.randn(4, 6, dtype=f64)  # float64: in float32, x + 500 itself rounds away the 5th digit
+    return [ns.log_softmax(x), ns.log_softmax(x + 500.0)]
 
 
 # ---- nll ---------------------------------------------------------------------------------
 
+
 @check("nll", "lesson example gives 0.7531", oracle=True, visible=True)
 def _(ns, t):
-    x = F.log_softmax(t.tensor([[1., 2., 3.], [0., 0., 0.]]), -1)
+    x = F.log_softmax(t.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]), -1)
     return ns.nll(x, t.tensor([2, 0]))
 
 
@@ -143,9 +148,10 @@ def _(ns, t):
 
 # ---- accuracy --------------------------------------------------------------------------------
 
+
 @check("accuracy", "lesson example gives 2/3 (a tie goes to the first index)", visible=True)
 def _(ns, t):
-    return float(ns.accuracy(t.tensor([[.1, .9], [.8, .2], [.5, .5]]), t.tensor([1, 1, 0])))
+    return float(ns.accuracy(t.tensor([[0.1, 0.9], [0.8, 0.2], [0.5, 0.5]]), t.tensor([1, 1, 0])))
 
 
 def float_scalar_tensor(got, want, ctx) -> str | None:
@@ -169,6 +175,7 @@ def _(ns, t):
 
 
 # ---- DummyModule ------------------------------------------------------------------------------
+
 
 def _dummy(ns, t, n_in=5, nh=4, n_out=3):
     t.manual_seed()
@@ -219,6 +226,7 @@ def _(ns, t):
 
 # ---- Optimizer --------------------------------------------------------------------------------
 
+
 def _model(t, sizes=(3, 4, 2)):
     layers = [nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])]
     with torch.no_grad():
@@ -246,7 +254,7 @@ def _(ns, t):
     # float64: each step feeds the next, so in float32 one rounding step apart (p -= lr * g against
     # torch's fused p.add_(g, alpha=-lr)) grew past the tolerance for 2 seeds in 60 (100-159).
     model = _model(t).double()
-    opt = ns.Optimizer(model.parameters(), lr=0.21)   # a generator, consumed once
+    opt = ns.Optimizer(model.parameters(), lr=0.21)  # a generator, consumed once
     for _ in range(3):
         _backward(model, t)
         opt.step()
@@ -289,11 +297,14 @@ def _(ns, t):
     before = [(p, p.data_ptr()) for p in model.parameters()]
     ns.Optimizer(model.parameters(), lr=0.1).step()
     after = list(model.parameters())
-    return [(p is q, p.data_ptr() == ptr, p.is_leaf, p.requires_grad, p.grad_fn is None)
-            for (p, ptr), q in zip(before, after)]
+    return [
+        (p is q, p.data_ptr() == ptr, p.is_leaf, p.requires_grad, p.grad_fn is None)
+        for (p, ptr), q in zip(before, after)
+    ]
 
 
 # ---- Dataset -------------------------------------------------------------------------------
+
 
 def _xy(t, n=10, d=3):
     return t.randn(n, d), torch.arange(n).to(t.device)
@@ -321,6 +332,7 @@ def _(ns, t):
 
 
 # ---- Sampler -------------------------------------------------------------------------------
+
 
 def _ds(ns, t, n):
     return ns.Dataset(*_xy(t, n, 2))
@@ -356,6 +368,7 @@ def _(ns, t):
 
 # ---- collate -------------------------------------------------------------------------------
 
+
 @check("collate", "stacks (x, y) pairs into (xs, ys)", oracle=True, visible=True)
 def _(ns, t):
     x, y = _xy(t, 5)
@@ -375,6 +388,7 @@ def _(ns, t):
 
 
 # ---- DataLoader ------------------------------------------------------------------------------
+
 
 @check("DataLoader", "yields collated batches in the sampler's order", oracle=True, visible=True)
 def _(ns, t):
@@ -397,19 +411,23 @@ def _(ns, t):
 
 # ---- fit ---------------------------------------------------------------------------------------
 
+
 class _NoStep:
     """An optimizer that changes nothing: fit's averaging is then checked on a fixed model."""
-    def step(self): pass
-    def zero_grad(self): pass
+
+    def step(self):
+        pass
+
+    def zero_grad(self):
+        pass
 
 
 def _batches(x, y, bs):
-    return [(x[i:i + bs], y[i:i + bs]) for i in range(0, len(x), bs)]
+    return [(x[i : i + bs], y[i : i + bs]) for i in range(0, len(x), bs)]
 
 
 # The reference is the mean over validation samples: what a correct fit returns.
-_VALID_PLOT = bars(["valid loss", "valid accuracy"], "what your fit returned after validation",
-                   truth="per-sample mean")
+_VALID_PLOT = bars(["valid loss", "valid accuracy"], "what your fit returned after validation", truth="per-sample mean")
 
 
 @check("fit", "training matches the reference step for step", visible=True)
@@ -426,7 +444,7 @@ def _(ns, t):
     c = 4
     y = t.randint(c, 1001)
     right = F.one_hot(y, c).float() * 10
-    x = torch.cat([right[:1000], F.one_hot((y[1000:] + 1) % c, c).float() * 10])   # the last sample is wrong
+    x = torch.cat([right[:1000], F.one_hot((y[1000:] + 1) % c, c).float() * 10])  # the last sample is wrong
     model = nn.Linear(c, c).to(t.device)
     with torch.no_grad():
         model.weight.copy_(torch.eye(c))
@@ -445,6 +463,7 @@ def _(ns, t):
 
 class _Spy(nn.Module):
     """Records, at each forward, whether the model trains and whether autograd records."""
+
     def __init__(self, inner):
         super().__init__()
         self.inner, self.seen = inner, []
@@ -458,11 +477,19 @@ class _Spy(nn.Module):
 def _(ns, t):
     spy = _Spy(_model(t, (4, 3)))
     x, y = t.randn(10, 4), t.randint(3, 10)
-    ns.fit(2, spy, F.cross_entropy, torch.optim.SGD(spy.parameters(), lr=0.1), _batches(x[:6], y[:6], 3), _batches(x[6:], y[6:], 3))
+    ns.fit(
+        2,
+        spy,
+        F.cross_entropy,
+        torch.optim.SGD(spy.parameters(), lr=0.1),
+        _batches(x[:6], y[:6], 3),
+        _batches(x[6:], y[6:], 3),
+    )
     return spy.seen
 
 
 # ---- get_dls ------------------------------------------------------------------------------------
+
 
 def _tensor_ds(t, n):
     return torch.utils.data.TensorDataset(t.randn(n, 2), torch.arange(n).to(t.device))

@@ -4,6 +4,7 @@ Checks marked `oracle=True` compare the student's result with the reference
 solution *and* with what these give on the same inputs, so the reference is
 held to torch too.
 """
+
 from __future__ import annotations
 
 import torch
@@ -49,6 +50,7 @@ def DataLoader(ds, sampler, collate_fn=collate):
 
 # 02_init: torch.nn.init, whose functions the exercises rebuild.
 
+
 def fan_in_out(w):
     return init._calculate_fan_in_and_fan_out(w)
 
@@ -57,5 +59,5 @@ def gain(a):
     return init.calculate_gain("leaky_relu", a)
 
 
-def kaiming_uniform(w, a=0., use_fan_out=False):
+def kaiming_uniform(w, a=0.0, use_fan_out=False):
     return init.kaiming_uniform_(w, a=a, mode="fan_out" if use_fan_out else "fan_in", nonlinearity="leaky_relu")

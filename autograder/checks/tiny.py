@@ -6,6 +6,7 @@ check's generator, torch's SGD that counts its steps, and a learner-like
 object: what a Runner reads is `learn.model`, `.opt`, `.loss_func` and
 `.data.train_dl` / `.data.valid_dl`, nothing more.
 """
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -40,21 +41,29 @@ class CountingSGD(torch.optim.SGD):
         return super().step(closure)
 
 
-def learner(t, n_train=8, n_valid=3, bs=4, vbs=8, lr=0.1, sizes=(5, 4, 3), two_groups=False, momentum=0.):
+def learner(t, n_train=8, n_valid=3, bs=4, vbs=8, lr=0.1, sizes=(5, 4, 3), two_groups=False, momentum=0.0):
     """A learner-like object; `two_groups` gives the last layer a param group of its own (lr 0.2)."""
     n = n_train + n_valid
     x, y = t.randn(n, sizes[0]), t.randint(sizes[-1], n)
     train = DataLoader(TensorDataset(x[:n_train], y[:n_train]), batch_size=bs)
     valid = DataLoader(TensorDataset(x[n_train:], y[n_train:]), batch_size=vbs)
     net = model(t, sizes)
-    groups = ([{"params": net[0].parameters()}, {"params": net[-1].parameters(), "lr": 0.2}]
-              if two_groups else net.parameters())
-    return SimpleNamespace(model=net, opt=CountingSGD(groups, lr=lr, momentum=momentum), loss_func=F.cross_entropy,
-                           data=SimpleNamespace(train_dl=train, valid_dl=valid))
+    groups = (
+        [{"params": net[0].parameters()}, {"params": net[-1].parameters(), "lr": 0.2}]
+        if two_groups
+        else net.parameters()
+    )
+    return SimpleNamespace(
+        model=net,
+        opt=CountingSGD(groups, lr=lr, momentum=momentum),
+        loss_func=F.cross_entropy,
+        data=SimpleNamespace(train_dl=train, valid_dl=valid),
+    )
 
 
 class ProbeCallback:
     """The minimum a Runner needs of a callback."""
+
     _order = 0
     name = "probe"
 

@@ -9,6 +9,7 @@
 - `store`: finished grades kept on disk, so a stopped batch resumes;
 - `cluster`: the same grading spread over a dask cluster.
 """
+
 from .reference import Reference
 from .store import Store, kit_digest
 

@@ -10,6 +10,7 @@ what a submission costs locally.
 
 dask is imported only here: `course grade` without `--scheduler` never needs it.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -22,9 +23,8 @@ from ..config import Course
 from .grade import Progress
 from .store import Store, reuse
 
-
 _graders: dict = {}
-_graders_lock = threading.Lock()   # a worker runs several tasks at once; one builds, the others wait
+_graders_lock = threading.Lock()  # a worker runs several tasks at once; one builds, the others wait
 
 
 def _grader(course: Course, assignment: str, devices: tuple[str, ...], seed: int):
@@ -37,10 +37,11 @@ def _grader(course: Course, assignment: str, devices: tuple[str, ...], seed: int
 
 
 def _build(course: Course, assignment: str, devices: tuple[str, ...], seed: int):
-    from . import grade
-    from ..sandbox.pool import Pool
-    from .reference import Reference
     from ..sandbox.box import env
+    from ..sandbox.pool import Pool
+    from . import grade
+    from .reference import Reference
+
     ref = Reference(course, course.assignment(assignment))
     expected = grade.Expected(ref, seed)
     expected.fill(list(devices))
@@ -49,11 +50,20 @@ def _build(course: Course, assignment: str, devices: tuple[str, ...], seed: int)
     return ref, expected, pool
 
 
-def grade_one(course: Course, assignment: str, student: str, shown: str, data: bytes, devices: tuple[str, ...],
-              seed: int, visible_only: bool = False) -> dict:
+def grade_one(
+    course: Course,
+    assignment: str,
+    student: str,
+    shown: str,
+    data: bytes,
+    devices: tuple[str, ...],
+    seed: int,
+    visible_only: bool = False,
+) -> dict:
     """A dask task: one submission's grade, as plain data. `shown` is the notebook's path on the
     machine that asked: messages name it, not the task's copy, so reports match local grading."""
     from . import grade
+
     ref, expected, pool = _grader(course, assignment, devices, seed)
     with tempfile.TemporaryDirectory(prefix="course-task-") as tmp:
         path = Path(tmp) / Path(shown).name
@@ -62,9 +72,17 @@ def grade_one(course: Course, assignment: str, student: str, shown: str, data: b
     return json.loads(json.dumps(result).replace(json.dumps(str(path))[1:-1], json.dumps(shown)[1:-1]))
 
 
-def grade(address: str, course: Course, assignment: str, submissions: list[tuple[str, Path]],
-          devices: list[str], seed: int, visible_only: bool = False, on_result: Progress | None = None,
-          store: Store | None = None) -> list[dict]:
+def grade(
+    address: str,
+    course: Course,
+    assignment: str,
+    submissions: list[tuple[str, Path]],
+    devices: list[str],
+    seed: int,
+    visible_only: bool = False,
+    on_result: Progress | None = None,
+    store: Store | None = None,
+) -> list[dict]:
     """Like `grade.grade`, on the cluster whose scheduler is at `address`."""
     from distributed import Client, as_completed
 
@@ -77,12 +95,14 @@ def grade(address: str, course: Course, assignment: str, submissions: list[tuple
                 data = Path(path).read_bytes()
             except OSError:
                 data = None
-            if data is None:   # reported by the local reader, with the file's name
+            if data is None:  # reported by the local reader, with the file's name
                 from . import grade as local
+
                 results[i] = local.grade(course, assignment, [(student, path)], devices, seed, visible_only)[0]
                 continue
-            f = client.submit(grade_one, course, assignment, student, str(path), data,
-                              tuple(devices), seed, visible_only, pure=False)
+            f = client.submit(
+                grade_one, course, assignment, student, str(path), data, tuple(devices), seed, visible_only, pure=False
+            )
             futures[f] = i
         for f in as_completed(list(futures)):
             i = futures[f]

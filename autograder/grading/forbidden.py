@@ -6,6 +6,7 @@ that already does it, in any spelling: `torch.logsumexp(x)`, `x.logsumexp()`,
 come from `[forbidden]` in course.toml. A bare name (`logsumexp`) is never
 flagged on its own: it is how the student's own function is called.
 """
+
 from __future__ import annotations
 
 import ast
@@ -38,8 +39,8 @@ def _docstrings(tree: ast.AST) -> set[int]:
 def _matches(dotted: str, banned: str) -> bool:
     """`torch.utils.data.DataLoader` matches `torch.utils.data`; `F.log_softmax` matches `log_softmax`."""
     parts, want = dotted.split("."), banned.split(".")
-    tail = want[-2:] if len(want) > 1 else want   # an alias may replace the head: `tu.data`
-    return any(parts[i:i + len(tail)] == tail for i in range(len(parts)))
+    tail = want[-2:] if len(want) > 1 else want  # an alias may replace the head: `tu.data`
+    return any(parts[i : i + len(tail)] == tail for i in range(len(parts)))
 
 
 def find(source: str, banned: list[str]) -> str | None:
@@ -71,7 +72,9 @@ def find(source: str, banned: list[str]) -> str | None:
             dotted = _dotted(node) or f"….{node.attr}"
             for b in banned:
                 if _matches(dotted, b) and (node.attr == b.split(".")[-1] or "." in b):
-                    return f"uses torch's {b} ({dotted} at line {line}): this exercise asks you to write it from scratch"
+                    return (
+                        f"uses torch's {b} ({dotted} at line {line}): this exercise asks you to write it from scratch"
+                    )
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
             for b in banned:
                 if node.value in (b, b.split(".")[-1]):

@@ -6,37 +6,40 @@ the submission's sandbox (with the other exercises' names bound to the
 reference) and each result is judged here, against the reference solution
 and, for oracle checks, torch. Points are shared out by checks passed.
 """
+
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
-
-from . import forbidden
+from typing import Any
 
 from .. import notebook, wire
 from ..checks import Check, Context, Inputs, registry
 from ..checks.judges import describe
 from ..config import Assignment, Course
-from .reference import Reference
-from ..sandbox.pool import Pool
 from ..sandbox.box import ExerciseRun, Job, Sandbox, SandboxError, env
+from ..sandbox.pool import Pool
+from . import forbidden
+from .reference import Reference
 from .store import Store, reuse
 
 
 def available_devices(wanted: list[str]) -> list[str]:
     import torch
+
     return [d for d in wanted if d == "cpu" or (d == "cuda" and torch.cuda.is_available())]
 
 
 @dataclass
 class Expected:
     """Reference (and torch) results per check and device, computed once per grading run."""
+
     ref: Reference
     seed: int
     cache: dict[tuple[str, str, str], tuple[Any, Any]] = field(default_factory=dict)
@@ -58,7 +61,8 @@ class Expected:
 
     def _run(self, check: Check, ns, device: str) -> Any:
         import torch
-        torch.set_num_threads(1)   # as in the sandbox (worker.reset_torch): the same arithmetic
+
+        torch.set_num_threads(1)  # as in the sandbox (worker.reset_torch): the same arithmetic
         with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the reference's prints
             value = check.probe(ns, Inputs(self.seed, check.name, device))
         return wire.decode(wire.encode(value))  # the same form the student's result arrives in
@@ -136,9 +140,14 @@ def _runnable(c: notebook.Cell, given: bool = False) -> dict:
 def cells_to_run(nb: notebook.Notebook, ref: Reference) -> list[dict]:
     """The submission's code cells, but for the release's demo and test cells left unchanged.
     Unchanged locked cells are marked `given`: the course's code, trusted by the tripwire."""
-    changed = {gid for gid, c in nb.by_grade_id().items() if gid in ref.locked and c.checksum != ref.locked[gid].checksum}
-    return [_runnable(c, given=c.grade_id in ref.locked and c.grade_id not in changed)
-            for c in nb.cells if c.code and (c.grade_id in changed or not ref.skippable(c.grade_id))]
+    changed = {
+        gid for gid, c in nb.by_grade_id().items() if gid in ref.locked and c.checksum != ref.locked[gid].checksum
+    }
+    return [
+        _runnable(c, given=c.grade_id in ref.locked and c.grade_id not in changed)
+        for c in nb.cells
+        if c.code and (c.grade_id in changed or not ref.skippable(c.grade_id))
+    ]
 
 
 def read_submission(path: Path, ref: Reference) -> notebook.Notebook:
@@ -147,44 +156,84 @@ def read_submission(path: Path, ref: Reference) -> notebook.Notebook:
     ids, a = set(nb.solutions()), ref.assignment
     if not ids & set(a.exercises):
         other = [n for n, o in ref.course.assignments.items() if ids & set(o.exercises)]
-        raise notebook.NotebookError(f"{path}: not a notebook of {a.name}" + (
-            f" (its exercises are those of {other[0]})" if other else " (it has none of its exercise cells)"))
+        raise notebook.NotebookError(
+            f"{path}: not a notebook of {a.name}"
+            + (f" (its exercises are those of {other[0]})" if other else " (it has none of its exercise cells)")
+        )
     return nb
 
 
-def grade_exercise(ex: str, points: float, nb: notebook.Notebook, box: Sandbox, ref: Reference,
-                   devices: list[str], seed: int, expected: Expected, time_left: float,
-                   visible_only: bool = False) -> tuple[dict, ExerciseRun | None]:
+def grade_exercise(
+    ex: str,
+    points: float,
+    nb: notebook.Notebook,
+    box: Sandbox,
+    ref: Reference,
+    devices: list[str],
+    seed: int,
+    expected: Expected,
+    time_left: float,
+    visible_only: bool = False,
+) -> tuple[dict, ExerciseRun | None]:
     """One exercise: missing, forbidden, or its checks run in the sandbox and judged here."""
     course = ref.course
     cell = nb.solutions().get(ex)
     if cell is None:
         return _exercise(ex, points, "missing", f"no solution cell with grade_id {ex!r}", []), None
-    if (why := forbidden.find(cell.source, course.forbidden.get(ex, []))):
+    if why := forbidden.find(cell.source, course.forbidden.get(ex, [])):
         msg = f"the solution cell {why}"
-        return _exercise(ex, points, "forbidden", msg, [
-            {"name": "does not use the function it rebuilds", "device": "any", "passed": False, "message": msg}]), None
+        return _exercise(
+            ex,
+            points,
+            "forbidden",
+            msg,
+            [{"name": "does not use the function it rebuilds", "device": "any", "passed": False, "message": msg}],
+        ), None
     checks = [c for c in registry(ref.assignment.module).for_exercise(ex) if c.visible or not visible_only]
     if time_left <= 0:
         run = ExerciseRun("timeout", "the submission's time limit was reached before this exercise")
     else:
-        job = Job(ex, ref.assignment.module, [c.name for c in checks], ref.refs_except(ex), devices, seed, cell.index,
-                  course.forbidden.get(ex, []))
+        job = Job(
+            ex,
+            ref.assignment.module,
+            [c.name for c in checks],
+            ref.refs_except(ex),
+            devices,
+            seed,
+            cell.index,
+            course.forbidden.get(ex, []),
+        )
         run = box.run(job, min(course.limits.exercise_timeout, time_left))
     if run.outcome == "malformed":
         run.results = {}  # a forged or garbled reply voids every result of the exercise
     # The second run of the exercise's cell (with the reference beside it) decides: a first
     # run that failed only because another exercise is wrong is not this exercise's error.
-    failed_cell = next((s["error"] for s in (run.own_cell or run.cells or [])
-                        if s["index"] == cell.index and not s["ok"]), None)
-    judged = [judge(c, d, run.results.get((c.name, d)), expected, course, run.message or "no result")
-              for d in devices for c in checks]
+    failed_cell = next(
+        (s["error"] for s in (run.own_cell or run.cells or []) if s["index"] == cell.index and not s["ok"]), None
+    )
+    judged = [
+        judge(c, d, run.results.get((c.name, d)), expected, course, run.message or "no result")
+        for d in devices
+        for c in checks
+    ]
     hits = [h for r in run.results.values() for h in r.get("forbidden", [])]
     if hits:
         msg = f"at run time, {hits[0]}: the exercise rebuilds it"
-        return _exercise(ex, points, "forbidden", msg, [
-            {"name": "does not use the function it rebuilds (at run time)", "device": "any", "passed": False,
-             "message": msg}] + judged), run
+        return _exercise(
+            ex,
+            points,
+            "forbidden",
+            msg,
+            [
+                {
+                    "name": "does not use the function it rebuilds (at run time)",
+                    "device": "any",
+                    "passed": False,
+                    "message": msg,
+                }
+            ]
+            + judged,
+        ), run
     status, message = _status(judged, run, failed_cell)
     if run.refs_failed:
         names = ", ".join(e for e, _ in run.refs_failed)
@@ -193,8 +242,16 @@ def grade_exercise(ex: str, points: float, nb: notebook.Notebook, box: Sandbox, 
     return _exercise(ex, points, status, message, judged, score), run
 
 
-def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str], seed: int,
-                   expected: Expected, pool: Pool, visible_only: bool = False) -> dict:
+def grade_notebook(
+    path: Path,
+    student: str,
+    ref: Reference,
+    devices: list[str],
+    seed: int,
+    expected: Expected,
+    pool: Pool,
+    visible_only: bool = False,
+) -> dict:
     a = ref.assignment
     result = _result(a, student, devices, seed)
     try:
@@ -208,8 +265,9 @@ def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str],
     deadline = time.monotonic() + ref.course.limits.submission_timeout
     with Sandbox(cells, ref.course, a.module, pool) as box:
         for ex, points in a.points.items():
-            exercise, run = grade_exercise(ex, points, nb, box, ref, devices, seed, expected,
-                                           deadline - time.monotonic(), visible_only)
+            exercise, run = grade_exercise(
+                ex, points, nb, box, ref, devices, seed, expected, deadline - time.monotonic(), visible_only
+            )
             result["exercises"].append(exercise)
             if run is not None and run.cells is not None and cell_report is None:
                 cell_report = run.cells
@@ -218,7 +276,9 @@ def grade_notebook(path: Path, student: str, ref: Reference, devices: list[str],
     if visible_only:
         _add_notebook_tests(result, nb, ref, pool)
     labels = {c["index"]: c["label"] for c in cells}
-    result["errors"] += [f"{labels.get(s['index'], s['index'])} raised {s['error']}" for s in cell_report or [] if not s["ok"]]
+    result["errors"] += [
+        f"{labels.get(s['index'], s['index'])} raised {s['error']}" for s in cell_report or [] if not s["ok"]
+    ]
     result["score"] = sum(e["score"] for e in result["exercises"])
     return result
 
@@ -234,16 +294,29 @@ def _add_notebook_tests(result: dict, nb: notebook.Notebook, ref: Reference, poo
     for e in result["exercises"]:
         cell = tests.get(f"{e['id']}_tests")
         s = status.get(cell.index) if cell else None
-        e["checks"].append({"name": f"the notebook's tests ({e['id']}_tests)", "device": "cpu",
-                            "passed": bool(s and s["ok"]),
-                            "message": "" if s and s["ok"] else (s["error"] if s else run.message or "not run")})
+        e["checks"].append(
+            {
+                "name": f"the notebook's tests ({e['id']}_tests)",
+                "device": "cpu",
+                "passed": bool(s and s["ok"]),
+                "message": "" if s and s["ok"] else (s["error"] if s else run.message or "not run"),
+            }
+        )
         if e["status"] == "passed" and not (s and s["ok"]):
             e["status"] = "partial"
 
 
 def _result(a: Assignment, student: str, devices: list[str], seed: int) -> dict:
-    return {"student": student, "assignment": a.name, "score": 0.0, "max_score": sum(a.points.values()),
-            "devices": devices, "seed": seed, "exercises": [], "errors": []}
+    return {
+        "student": student,
+        "assignment": a.name,
+        "score": 0.0,
+        "max_score": sum(a.points.values()),
+        "devices": devices,
+        "seed": seed,
+        "exercises": [],
+        "errors": [],
+    }
 
 
 def _failed(a: Assignment, result: dict, why: str) -> dict:
@@ -255,28 +328,53 @@ def _failed(a: Assignment, result: dict, why: str) -> dict:
 
 
 def _exercise(ex: str, points: float, status: str, message: str, checks: list[dict], score: float = 0.0) -> dict:
-    return {"id": ex, "score": round(score, 6), "max_score": points, "status": status,
-            "message": message, "checks": checks}
+    return {
+        "id": ex,
+        "score": round(score, 6),
+        "max_score": points,
+        "status": status,
+        "message": message,
+        "checks": checks,
+    }
 
 
 Progress = Callable[[dict], None]
 
 
-def grade_one(path: Path, student: str, ref: Reference, devices: list[str], seed: int, expected: Expected,
-              pool: Pool, visible_only: bool = False) -> dict:
+def grade_one(
+    path: Path,
+    student: str,
+    ref: Reference,
+    devices: list[str],
+    seed: int,
+    expected: Expected,
+    pool: Pool,
+    visible_only: bool = False,
+) -> dict:
     """`grade_notebook`, but a bug of the kit's met on this submission is reported in its result."""
     try:
         return grade_notebook(path, student, ref, devices, seed, expected, pool, visible_only)
     except SandboxError:
-        raise   # the host cannot grade at all (or strict mode refuses): stop the batch
+        raise  # the host cannot grade at all (or strict mode refuses): stop the batch
     except Exception as e:
-        return _failed(ref.assignment, _result(ref.assignment, student, devices, seed),
-                       f"{path}: internal error of the grader ({type(e).__name__}: {str(e)[:200]}); please report it")
+        return _failed(
+            ref.assignment,
+            _result(ref.assignment, student, devices, seed),
+            f"{path}: internal error of the grader ({type(e).__name__}: {str(e)[:200]}); please report it",
+        )
 
 
-def grade(course: Course, assignment: str, submissions: list[tuple[str, Path]], devices: list[str],
-          seed: int, visible_only: bool = False, on_result: Progress | None = None, workers: int = 1,
-          store: Store | None = None) -> list[dict]:
+def grade(
+    course: Course,
+    assignment: str,
+    submissions: list[tuple[str, Path]],
+    devices: list[str],
+    seed: int,
+    visible_only: bool = False,
+    on_result: Progress | None = None,
+    workers: int = 1,
+    store: Store | None = None,
+) -> list[dict]:
     """Grade every (student, notebook) pair, `workers` at a time; one submission's failure never
     stops the others. Results come back in the order of `submissions`, whatever `workers` is.
     With a `store`, a submission graded before (same notebook, course and kit) is not graded again."""
@@ -295,7 +393,7 @@ def grade(course: Course, assignment: str, submissions: list[tuple[str, Path]], 
     # the pool server boots in its own process while this one computes the expected values
     with Pool(course.root, [ref.assignment.module], env(Path(tempfile.gettempdir()))) as pool:
         expected = Expected(ref, seed)
-        expected.fill(devices)   # before any thread starts: every thread then only reads
+        expected.fill(devices)  # before any thread starts: every thread then only reads
         notebook.preload()
         with ThreadPoolExecutor(max(1, workers)) as ex:
             futures = {ex.submit(one, i): i for i in todo}

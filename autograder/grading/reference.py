@@ -6,6 +6,7 @@ the `solutions` package (run in the grader for expected values) and the
 released notebook (which cells are locked, given, demo or tests, and their
 nbgrader checksums).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -46,6 +47,7 @@ class Reference:
     @cached_property
     def oracle(self) -> Namespace:
         from ..checks import oracle
+
         return Namespace(vars(oracle), fallback=self.namespace)
 
     @cached_property

@@ -8,6 +8,7 @@ those and it is. Each grade is written atomically (a temporary file, then
 a rename), so a batch killed at any moment, even with SIGKILL, leaves only
 whole grades behind.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,8 +18,8 @@ from pathlib import Path
 
 from .. import KIT_DIR
 from ..config import Course
-from ..sandbox.isolation import missing
 from ..report import write_atomically
+from ..sandbox.isolation import missing
 
 
 @lru_cache(maxsize=1)
@@ -33,14 +34,25 @@ def kit_digest() -> str:
 class Store:
     """`folder/<assignment>/<key>.json`, one file per graded submission."""
 
-    def __init__(self, folder: Path, course: Course, assignment: str, devices: list[str], seed: int,
-                 visible_only: bool = False, force: bool = False):
-        self.folder, self.force = Path(folder) / assignment, force   # force: grade again, store anew
+    def __init__(
+        self,
+        folder: Path,
+        course: Course,
+        assignment: str,
+        devices: list[str],
+        seed: int,
+        visible_only: bool = False,
+        force: bool = False,
+    ):
+        self.folder, self.force = Path(folder) / assignment, force  # force: grade again, store anew
         self.strict = course.strict
         source = course.root / "source" / assignment / f"{assignment}.ipynb"
         h = hashlib.sha256(kit_digest().encode())
-        for part in ((course.root / "course.toml").read_bytes(), source.read_bytes() if source.exists() else b"",
-                     json.dumps([devices, seed, visible_only]).encode()):
+        for part in (
+            (course.root / "course.toml").read_bytes(),
+            source.read_bytes() if source.exists() else b"",
+            json.dumps([devices, seed, visible_only]).encode(),
+        ):
             h.update(hashlib.sha256(part).digest())
         self.salt = h.hexdigest()
 
@@ -48,7 +60,7 @@ class Store:
         try:
             data = Path(path).read_bytes()
         except OSError:
-            return None   # unreadable files are graded (reported) again: it is instant
+            return None  # unreadable files are graded (reported) again: it is instant
         return self.folder / f"{hashlib.sha256(self.salt.encode() + data).hexdigest()}.json"
 
     def get(self, path: Path, student: str) -> dict | None:
@@ -61,7 +73,7 @@ class Store:
         if not isinstance(result, dict):
             return None
         if self.strict and missing(result.get("isolation") or {"all": "none"}):
-            return None   # graded where isolation was incomplete: strict mode grades it again
+            return None  # graded where isolation was incomplete: strict mode grades it again
         return {**result, "student": student}
 
     def put(self, path: Path, result: dict) -> None:

@@ -1,4 +1,5 @@
 """Finding submissions: notebook paths, or folders in nbgrader's `submitted/` layout."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,11 +13,11 @@ def find(args: list[str], assignment: str) -> list[tuple[str, Path]]:
         p = Path(arg)
         if not p.is_dir():
             out.append((p.stem, p))
-        elif p.name == assignment:                        # submitted/<student>/<assignment>
+        elif p.name == assignment:  # submitted/<student>/<assignment>
             out += [(p.parent.name, nb) for nb in _notebooks(p)]
-        elif (p / assignment).is_dir():                   # submitted/<student>
+        elif (p / assignment).is_dir():  # submitted/<student>
             out += [(p.name, nb) for nb in _notebooks(p / assignment)]
-        else:                                             # submitted/
+        else:  # submitted/
             for d in sorted(p.iterdir()):
                 if (d / assignment).is_dir():
                     out += [(d.name, nb) for nb in _notebooks(d / assignment)]
@@ -25,4 +26,4 @@ def find(args: list[str], assignment: str) -> list[tuple[str, Path]]:
 
 def _notebooks(folder: Path) -> list[Path]:
     nbs = sorted(folder.glob("*.ipynb"))
-    return nbs or [folder / f"{folder.name}.ipynb"]   # a missing notebook is reported, not skipped
+    return nbs or [folder / f"{folder.name}.ipynb"]  # a missing notebook is reported, not skipped

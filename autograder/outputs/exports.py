@@ -1,4 +1,5 @@
 """The grade report in other tools' formats: Gradescope's results.json and JUnit XML for CI."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,10 @@ def gradescope(results: list[dict], course: Course) -> dict:
         raise ValueError(f"Gradescope takes one submission's results, not {len(results)}")
     r = results[0]
     passed = sum(e["status"] == "passed" for e in r["exercises"])
-    summary = [f"{r['assignment']}: {r['score']:g} of {r['max_score']:g} points; "
-               f"{passed} of {len(r['exercises'])} exercises passed all their checks."]
+    summary = [
+        f"{r['assignment']}: {r['score']:g} of {r['max_score']:g} points; "
+        f"{passed} of {len(r['exercises'])} exercises passed all their checks."
+    ]
     if r["errors"]:
         summary += ["", "Problems with the notebook as a whole:", *(f"- {e}" for e in r["errors"])]
     return {
@@ -77,13 +80,13 @@ def junit(results: list[dict]) -> str:
         suite = ET.SubElement(root, "testsuite", name=_text(r["student"]))
         counts = {"tests": 0, "failures": 0, "errors": 0}
 
-        def case(classname: str, name: str, outcome: str | None = None, message: str = "",
-                 kind: str = "") -> None:
+        def case(classname: str, name: str, outcome: str | None = None, message: str = "", kind: str = "") -> None:
             tc = ET.SubElement(suite, "testcase", classname=_text(classname), name=_text(name))
             counts["tests"] += 1
-            if outcome:   # "failure": a wrong answer; "error": the code could not be judged
-                bad = ET.SubElement(tc, outcome, message=_text(message.splitlines()[0][:200] if message else kind),
-                                    type=kind)
+            if outcome:  # "failure": a wrong answer; "error": the code could not be judged
+                bad = ET.SubElement(
+                    tc, outcome, message=_text(message.splitlines()[0][:200] if message else kind), type=kind
+                )
                 bad.text = _text(message)
                 counts["failures" if outcome == "failure" else "errors"] += 1
 
@@ -93,12 +96,17 @@ def junit(results: list[dict]) -> str:
             for c in e["checks"]:
                 outcome = None if c["passed"] else "error" if broken else "failure"
                 case(cls, f"{c['name']} [{c['device']}]", outcome, c["message"] or e["message"], e["status"])
-            if not e["checks"]:   # missing, or never run: the exercise itself is the testcase
+            if not e["checks"]:  # missing, or never run: the exercise itself is the testcase
                 outcome = None if e["status"] == "passed" else "error" if broken else "failure"
                 case(cls, e["id"], outcome, e["message"], e["status"])
         errors = "\n".join(r["errors"])
-        case(f"{r['assignment']}.{r['student']}", "the notebook as a whole",
-             "failure" if errors else None, errors, "notebook")
+        case(
+            f"{r['assignment']}.{r['student']}",
+            "the notebook as a whole",
+            "failure" if errors else None,
+            errors,
+            "notebook",
+        )
         for k, v in counts.items():
             suite.set(k, str(v))
             totals[k] += v

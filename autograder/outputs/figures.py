@@ -3,6 +3,7 @@
 Shared by the student feedback (`feedback`) and the instructor summary (`summary`).
 Everything shown is escaped: student ids, messages and plot labels come from submissions.
 """
+
 from __future__ import annotations
 
 import base64
@@ -12,7 +13,7 @@ from typing import Any
 
 import matplotlib
 
-matplotlib.use("Agg")   # no screen on a grading machine
+matplotlib.use("Agg")  # no screen on a grading machine
 import matplotlib.pyplot as plt  # noqa: E402
 
 STYLE = """
@@ -46,6 +47,8 @@ def png(fig) -> str:
 
 def page(title: str, body: str) -> str:
     """A whole HTML document: no script, no external resource."""
-    return (f"<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n"
-            f"<body>\n<h1>{esc(title)}</h1>\n{body}\n</body></html>\n")
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head>\n"
+        f"<body>\n<h1>{esc(title)}</h1>\n{body}\n</body></html>\n"
+    )

@@ -10,6 +10,7 @@ per exercise the `auto_score` of its grade cell `<id>_tests`.
 Every file is read and checked before anything is written, so a bad file
 leaves the database as it was. A student graded before is updated in place.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,15 +20,15 @@ import subprocess
 import sys
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .. import report
 from ..config import ConfigError, Course
 
-TESTS = "_tests"      # the grade cell of exercise <id> is <id>_tests
-COURSE_ID = ""         # nbgrader's CourseDirectory.course_id default: what its apps and formgrader use
+TESTS = "_tests"  # the grade cell of exercise <id> is <id>_tests
+COURSE_ID = ""  # nbgrader's CourseDirectory.course_id default: what its apps and formgrader use
 
 
 class GradebookError(ConfigError):
@@ -37,16 +38,17 @@ class GradebookError(ConfigError):
 @dataclass(frozen=True)
 class Cells:
     """What the source notebook of an assignment says nbgrader records."""
-    grade: dict[str, float]     # grade cell id -> points
-    solution: list[str]         # solution cell ids
+
+    grade: dict[str, float]  # grade cell id -> points
+    solution: list[str]  # solution cell ids
 
 
 @dataclass(frozen=True)
 class Entry:
-    source: Path                # the grades file it came from
+    source: Path  # the grades file it came from
     student: str
     assignment: str
-    scores: dict[str, float]    # grade cell id -> auto_score
+    scores: dict[str, float]  # grade cell id -> auto_score
     score: float
     max_score: float
 
@@ -67,8 +69,9 @@ def _read_cells(course: Course, name: str) -> Cells:
             solution.append(meta["grade_id"])
     want = {f"{ex}{TESTS}": p for ex, p in course.assignment(name).points.items()}
     if grade != want:
-        raise GradebookError(f"{path}: its grade cells and points {grade} differ from course.toml's "
-                             f"[assignments.{name}.points] {want}")
+        raise GradebookError(
+            f"{path}: its grade cells and points {grade} differ from course.toml's [assignments.{name}.points] {want}"
+        )
     return Cells(grade, solution)
 
 
@@ -94,14 +97,16 @@ def _entry(course: Course, path: Path, i: int, r, cells: dict[str, Cells]) -> En
     where += f" ({r['student']})"
     name = r.get("assignment")
     if name not in course.assignments:
-        raise GradebookError(f"{where}: assignment {name!r} is not one of course.toml's "
-                             f"({', '.join(course.assignments)})")
+        raise GradebookError(
+            f"{where}: assignment {name!r} is not one of course.toml's ({', '.join(course.assignments)})"
+        )
     if name not in cells:
         cells[name] = _read_cells(course, name)
     grade = cells[name].grade
     exercises = r.get("exercises")
-    if not isinstance(exercises, list) or not all(isinstance(e, dict) and isinstance(e.get("id"), str)
-                                                  for e in exercises):
+    if not isinstance(exercises, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("id"), str) for e in exercises
+    ):
         raise GradebookError(f"{where}: no list of exercises with ids")
     ids = [e["id"] for e in exercises]
     want = [g[: -len(TESTS)] for g in grade]
@@ -111,17 +116,26 @@ def _entry(course: Course, path: Path, i: int, r, cells: dict[str, Cells]) -> En
             f"{where}: its exercises do not match the grade cells of {name}"
             + (f"; no grade cell for {', '.join(extra)}" if extra else "")
             + (f"; no score for {', '.join(g + TESTS for g in lacking)}" if lacking else "")
-            + ("; an exercise is listed twice" if len(set(ids)) != len(ids) else ""))
+            + ("; an exercise is listed twice" if len(set(ids)) != len(ids) else "")
+        )
     scores = {}
     for e in exercises:
         cell, score = e["id"] + TESTS, e.get("score")
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score) \
-                or not 0 <= score <= grade[cell] + 1e-9:
-            raise GradebookError(f"{where}: exercise {e['id']}: score {score!r} is not a number "
-                                 f"between 0 and its points, {grade[cell]:g}")
+        if (
+            isinstance(score, bool)
+            or not isinstance(score, (int, float))
+            or not math.isfinite(score)
+            or not 0 <= score <= grade[cell] + 1e-9
+        ):
+            raise GradebookError(
+                f"{where}: exercise {e['id']}: score {score!r} is not a number "
+                f"between 0 and its points, {grade[cell]:g}"
+            )
         if e.get("max_score") is not None and float(e["max_score"]) != grade[cell]:
-            raise GradebookError(f"{where}: exercise {e['id']} was graded out of {e['max_score']:g}, "
-                                 f"but its grade cell {cell} is worth {grade[cell]:g}")
+            raise GradebookError(
+                f"{where}: exercise {e['id']} was graded out of {e['max_score']:g}, "
+                f"but its grade cell {cell} is worth {grade[cell]:g}"
+            )
         scores[cell] = float(score)
     return Entry(path, r["student"], name, scores, sum(scores.values()), sum(grade.values()))
 
@@ -129,13 +143,15 @@ def _entry(course: Course, path: Path, i: int, r, cells: dict[str, Cells]) -> En
 def _has_cells(gb, name: str, cells: Cells) -> bool:
     """Whether the gradebook holds `name`'s notebook with these grade and solution cells."""
     from nbgrader.api import MissingEntry
+
     try:
         nb = gb.find_notebook(name, name)
     except MissingEntry:
         return False
     have = {c.name: c.max_score for c in nb.grade_cells}
-    return (all(have.get(g) == p for g, p in cells.grade.items())
-            and set(cells.solution) <= {c.name for c in nb.solution_cells})
+    return all(have.get(g) == p for g, p in cells.grade.items()) and set(cells.solution) <= {
+        c.name for c in nb.solution_cells
+    }
 
 
 def record_assignment(course: Course, name: str, db_url: str) -> None:
@@ -144,20 +160,35 @@ def record_assignment(course: Course, name: str, db_url: str) -> None:
         src = course.root / "source" / name
         shutil.copytree(src, Path(tmp) / "source" / name)
         proc = subprocess.run(
-            [sys.executable, "-m", "nbgrader", "generate_assignment", name, "--force",
-             f"--db={db_url}", f"--CourseDirectory.root={tmp}", "--log-level=ERROR"],
-            capture_output=True, text=True)
+            [
+                sys.executable,
+                "-m",
+                "nbgrader",
+                "generate_assignment",
+                name,
+                "--force",
+                f"--db={db_url}",
+                f"--CourseDirectory.root={tmp}",
+                "--log-level=ERROR",
+            ],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode:
-            raise GradebookError(f"nbgrader generate_assignment {name} could not record it in {db_url}:\n"
-                                 f"{proc.stdout}{proc.stderr}".rstrip())
+            raise GradebookError(
+                f"nbgrader generate_assignment {name} could not record it in {db_url}:\n"
+                f"{proc.stdout}{proc.stderr}".rstrip()
+            )
 
 
-def fill(course: Course, paths: list[Path], db_url: str | None = None,
-         say: Callable[[str], None] = print) -> list[Entry]:
+def fill(
+    course: Course, paths: list[Path], db_url: str | None = None, say: Callable[[str], None] = print
+) -> list[Entry]:
     """Check every file, then record every result in the gradebook at `db_url`."""
     from nbgrader.api import Gradebook, MissingEntry
+
     db_url = db_url or course.gradebook_url
-    entries, cells = read_reports(course, paths)   # nothing is written before all of them are read
+    entries, cells = read_reports(course, paths)  # nothing is written before all of them are read
     names = list(cells)
     with Gradebook(db_url, COURSE_ID) as gb:
         missing = [n for n in names if not _has_cells(gb, n, cells[n])]
@@ -173,7 +204,7 @@ def fill(course: Course, paths: list[Path], db_url: str | None = None,
                 gb.find_submission(e.assignment, e.student)
                 how = "updated"
             except MissingEntry:
-                with warnings.catch_warnings():   # nbgrader's add_submission makes SQLAlchemy warn; harmless
+                with warnings.catch_warnings():  # nbgrader's add_submission makes SQLAlchemy warn; harmless
                     warnings.simplefilter("ignore")
                     gb.add_submission(e.assignment, e.student)
                 how = "added"

@@ -1,4 +1,5 @@
 """How far a batch has got: a bar on a terminal, one plain line per submission elsewhere (CI logs)."""
+
 from __future__ import annotations
 
 from typing import TextIO
@@ -25,10 +26,14 @@ class Progress:
         if self.tty:
             filled = self.width * self.n // self.total
             bar = "#" * filled + "." * (self.width - filled)
-            self.out.write(f"\r[{bar}] {self.n}/{self.total}  {result['student'][:24]:<24}  with problems: {self.troubled}")
+            self.out.write(
+                f"\r[{bar}] {self.n}/{self.total}  {result['student'][:24]:<24}  with problems: {self.troubled}"
+            )
         else:
             mark = "  (problems: see the report)" if trouble(result) else ""
-            self.out.write(f"[{self.n}/{self.total}] {result['student']}: {result['score']:g}/{result['max_score']:g}{mark}\n")
+            self.out.write(
+                f"[{self.n}/{self.total}] {result['student']}: {result['score']:g}/{result['max_score']:g}{mark}\n"
+            )
         self.out.flush()
 
     def done(self) -> None:

@@ -5,6 +5,7 @@ column per exercise) and `<assignment>.html` (class statistics, per-exercise sta
 pictures of the score distribution, and the checks most of the class failed).
 Everything that came from a submission (student ids, messages) is escaped in the page.
 """
+
 from __future__ import annotations
 
 import csv
@@ -14,16 +15,31 @@ import re
 import statistics
 import sys
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, TextIO
 
 from .. import config, report
 
 STATUSES = ["passed", "partial", "failed", "error", "timeout", "forbidden", "missing"]
-HEADINGS = {"passed": "passed fully", "partial": "partly", "failed": "failed", "error": "errored",
-            "timeout": "timed out", "forbidden": "forbidden", "missing": "missing"}
-COLOURS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828", "error": "#6a1b9a",
-           "timeout": "#1565c0", "forbidden": "#37474f", "missing": "#bdbdbd"}
+HEADINGS = {
+    "passed": "passed fully",
+    "partial": "partly",
+    "failed": "failed",
+    "error": "errored",
+    "timeout": "timed out",
+    "forbidden": "forbidden",
+    "missing": "missing",
+}
+COLOURS = {
+    "passed": "#2e7d32",
+    "partial": "#f9a825",
+    "failed": "#c62828",
+    "error": "#6a1b9a",
+    "timeout": "#1565c0",
+    "forbidden": "#37474f",
+    "missing": "#bdbdbd",
+}
 TOP_FAILURES = 15
 MESSAGE_CHARS = 200
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
@@ -35,6 +51,7 @@ class SummaryError(config.ConfigError):
 
 # ---------------------------------------------------------------- reading and checking the input
 
+
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
@@ -42,11 +59,14 @@ def _number(value: Any) -> bool:
 def _check_result(where: str, r: Any) -> None:
     if not isinstance(r, dict):
         raise SummaryError(f"{where} is not an object")
-    for key, ok, what in (("student", lambda v: isinstance(v, str) and v != "", "a non-empty string"),
-                          ("assignment", lambda v: isinstance(v, str), "a string"),
-                          ("score", _number, "a number"), ("max_score", _number, "a number"),
-                          ("exercises", lambda v: isinstance(v, list), "a list"),
-                          ("errors", lambda v: isinstance(v, list), "a list")):
+    for key, ok, what in (
+        ("student", lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+        ("assignment", lambda v: isinstance(v, str), "a string"),
+        ("score", _number, "a number"),
+        ("max_score", _number, "a number"),
+        ("exercises", lambda v: isinstance(v, list), "a list"),
+        ("errors", lambda v: isinstance(v, list), "a list"),
+    ):
         if key not in r:
             raise SummaryError(f"{where} has no '{key}'")
         if not ok(r[key]):
@@ -66,8 +86,8 @@ def _check_result(where: str, r: Any) -> None:
             raise SummaryError(f"{at}: unknown status {e['status']!r}")
         checks = e.get("checks", [])
         if not isinstance(checks, list) or not all(
-                isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("passed"), bool)
-                for c in checks):
+            isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("passed"), bool) for c in checks
+        ):
             raise SummaryError(f"{at}: 'checks' must be a list of objects with 'name' and 'passed'")
 
 
@@ -97,9 +117,12 @@ def gather(paths: Iterable[Path], notes: TextIO | None = None) -> dict[str, list
         for r in read(path):
             seen = by.setdefault(r["assignment"], {})
             if r["student"] in seen and notes is not None:
-                print(f"note: {r['student']} appears twice for {r['assignment']} "
-                      f"({seen[r['student']][1]}, {path}): the later one, from {path}, is used", file=notes)
-            seen.pop(r["student"], None)   # the later result also takes the later place
+                print(
+                    f"note: {r['student']} appears twice for {r['assignment']} "
+                    f"({seen[r['student']][1]}, {path}): the later one, from {path}, is used",
+                    file=notes,
+                )
+            seen.pop(r["student"], None)  # the later result also takes the later place
             seen[r["student"]] = (r, path)
     if not by:
         raise SummaryError(f"{', '.join(map(str, paths))}: no results")
@@ -120,6 +143,7 @@ def exercise_ids(results: list[dict]) -> list[str]:
 
 # ---------------------------------------------------------------- statistics
 
+
 def num(x: float) -> str:
     """A score as people write it: 2, 0.75, 14.75."""
     x = round(float(x), 6)
@@ -131,10 +155,15 @@ def _exercise_stats(results: list[dict], ids: list[str]) -> list[dict]:
     for i in ids:
         es = [e for r in results for e in r["exercises"] if e["id"] == i]
         counts = {s: sum(e["status"] == s for e in es) for s in STATUSES}
-        counts["missing"] += len(results) - len(es)   # a result without the exercise at all
-        rows.append({"id": i, "max": max((e["max_score"] for e in es), default=0),
-                     "mean": statistics.fmean([e["score"] for e in es] + [0.0] * (len(results) - len(es))),
-                     "counts": counts})
+        counts["missing"] += len(results) - len(es)  # a result without the exercise at all
+        rows.append(
+            {
+                "id": i,
+                "max": max((e["max_score"] for e in es), default=0),
+                "mean": statistics.fmean([e["score"] for e in es] + [0.0] * (len(results) - len(es))),
+                "counts": counts,
+            }
+        )
     return rows
 
 
@@ -142,7 +171,7 @@ def common_failures(results: list[dict], ids: list[str], top: int = TOP_FAILURES
     """Failing checks grouped by (exercise, check name), most students first: what the class missed."""
     students: dict[tuple[str, str], set[str]] = defaultdict(set)
     example: dict[tuple[str, str], str] = {}
-    first: dict[tuple[str, str], int] = {}   # checks in the order the notebook's tests list them
+    first: dict[tuple[str, str], int] = {}  # checks in the order the notebook's tests list them
     for r in results:
         for e in r["exercises"]:
             for c in e.get("checks", []):
@@ -154,15 +183,18 @@ def common_failures(results: list[dict], ids: list[str], top: int = TOP_FAILURES
                         example[key] = str(c.get("message") or "")
     order = {i: n for n, i in enumerate(ids)}
     keys = sorted(students, key=lambda k: (-len(students[k]), order.get(k[0], len(order)), first[k]))
-    return [{"exercise": k[0], "check": k[1], "students": len(students[k]), "example": _short(example[k])}
-            for k in keys[:top]]
+    return [
+        {"exercise": k[0], "check": k[1], "students": len(students[k]), "example": _short(example[k])}
+        for k in keys[:top]
+    ]
 
 
 def _short(text: str, most: int = MESSAGE_CHARS) -> str:
-    return text if len(text) <= most else text[:most - 1].rstrip() + "…"
+    return text if len(text) <= most else text[: most - 1].rstrip() + "…"
 
 
 # ---------------------------------------------------------------- the CSV
+
 
 def cell(text: str) -> str:
     """Text from a submission as a CSV cell a spreadsheet shows as text: one starting with
@@ -177,15 +209,24 @@ def csv_text(results: list[dict], ids: list[str]) -> str:
     w.writerow(["student", *ids, "total", "max_score", "problems"])
     for r in results:
         scores = {e["id"]: num(e["score"]) for e in r["exercises"]}
-        w.writerow([cell(r["student"]), *(scores.get(i, "") for i in ids), num(r["score"]), num(r["max_score"]),
-                    cell("; ".join(str(x) for x in r["errors"]))])
+        w.writerow(
+            [
+                cell(r["student"]),
+                *(scores.get(i, "") for i in ids),
+                num(r["score"]),
+                num(r["max_score"]),
+                cell("; ".join(str(x) for x in r["errors"])),
+            ]
+        )
     return buf.getvalue()
 
 
 # ---------------------------------------------------------------- the page
 
+
 def _status_chart(stats: list[dict], n: int):
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(8, 1.2 + 0.38 * len(stats)))
     y = list(range(len(stats)))
     left = [0] * len(stats)
@@ -195,11 +236,18 @@ def _status_chart(stats: list[dict], n: int):
             ax.barh(y, counts, left=left, color=COLOURS[s], label=HEADINGS[s], edgecolor="white", height=0.75)
             for k, (c, l) in enumerate(zip(counts, left)):
                 if c and c / max(n, 1) >= 0.06:
-                    ax.text(l + c / 2, k, str(c), ha="center", va="center", fontsize=8,
-                            color="black" if s in ("partial", "missing") else "white")
+                    ax.text(
+                        l + c / 2,
+                        k,
+                        str(c),
+                        ha="center",
+                        va="center",
+                        fontsize=8,
+                        color="black" if s in ("partial", "missing") else "white",
+                    )
             left = [l + c for l, c in zip(left, counts)]
     ax.set_yticks(y, [row["id"] for row in stats])
-    ax.invert_yaxis()   # notebook order, top to bottom
+    ax.invert_yaxis()  # notebook order, top to bottom
     ax.set_xlim(0, max(n, 1))
     ax.set_xlabel("students")
     ax.set_title("Status per exercise")
@@ -212,6 +260,7 @@ def _status_chart(stats: list[dict], n: int):
 
 def _totals_histogram(totals: list[float], max_score: float):
     import matplotlib.pyplot as plt
+
     fig, ax = plt.subplots(figsize=(8, 2.8))
     top = max(max_score, max(totals, default=0), 1)
     bins = min(20, max(5, int(math.ceil(top))))
@@ -227,52 +276,78 @@ def _totals_histogram(totals: list[float], max_score: float):
 
 def html_text(assignment: str, results: list[dict], ids: list[str]) -> str:
     import matplotlib
+
     from .figures import esc, page, png
 
     n = len(results)
     totals = [float(r["score"]) for r in results]
     max_score = max(float(r["max_score"]) for r in results)
     stats = _exercise_stats(results, ids)
-    parts = [f"<p>Class size <b>{n}</b> &middot; mean total <b>{esc(num(round(statistics.fmean(totals), 2)))}</b> "
-             f"&middot; median total <b>{esc(num(round(statistics.median(totals), 2)))}</b> of {esc(num(max_score))}</p>"]
+    parts = [
+        f"<p>Class size <b>{n}</b> &middot; mean total <b>{esc(num(round(statistics.fmean(totals), 2)))}</b> "
+        f"&middot; median total <b>{esc(num(round(statistics.median(totals), 2)))}</b> of {esc(num(max_score))}</p>"
+    ]
 
     head = "".join(f"<th>{esc(HEADINGS[s])}</th>" for s in STATUSES)
     rows = []
     for row in stats:
-        cells = "".join(f'<td class="num{" " + s if row["counts"][s] and s != "passed" else ""}">'
-                        f'{row["counts"][s]}</td>' for s in STATUSES)
-        rows.append(f'<tr><td><code>{esc(row["id"])}</code></td><td class="num">{esc(num(row["max"]))}</td>'
-                    f'<td class="num">{esc(num(round(row["mean"], 2)))}</td>{cells}</tr>')
-    parts.append("<h2>Exercises</h2>\n<table class=\"exercises\"><tr><th>exercise</th><th>max points</th>"
-                 f"<th>mean score</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>")
+        cells = "".join(
+            f'<td class="num{" " + s if row["counts"][s] and s != "passed" else ""}">{row["counts"][s]}</td>'
+            for s in STATUSES
+        )
+        rows.append(
+            f'<tr><td><code>{esc(row["id"])}</code></td><td class="num">{esc(num(row["max"]))}</td>'
+            f'<td class="num">{esc(num(round(row["mean"], 2)))}</td>{cells}</tr>'
+        )
+    parts.append(
+        '<h2>Exercises</h2>\n<table class="exercises"><tr><th>exercise</th><th>max points</th>'
+        f"<th>mean score</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>"
+    )
 
-    with matplotlib.rc_context({"text.parse_math": False}):   # a '$' in a label is just a dollar
-        parts.append("<h2>Score distribution</h2>\n" + png(_status_chart(stats, n)) + "\n"
-                     + png(_totals_histogram(totals, max_score)))
+    with matplotlib.rc_context({"text.parse_math": False}):  # a '$' in a label is just a dollar
+        parts.append(
+            "<h2>Score distribution</h2>\n"
+            + png(_status_chart(stats, n))
+            + "\n"
+            + png(_totals_histogram(totals, max_score))
+        )
 
     fails = common_failures(results, ids)
     if fails:
-        rows = [f'<tr><td><code>{esc(f["exercise"])}</code></td><td>{esc(f["check"])}</td>'
-                f'<td class="num">{f["students"]}</td><td class="num">{f["students"] / n:.0%}</td>'
-                f'<td class="msg">{esc(f["example"])}</td></tr>' for f in fails]
-        parts.append(f"<h2>Most common failing checks</h2>\n<p>Students failing each check (top {TOP_FAILURES}), "
-                     "with one example message.</p>\n<table class=\"failures\"><tr><th>exercise</th><th>check</th>"
-                     "<th>students</th><th>share</th><th>example message</th></tr>\n" + "\n".join(rows) + "\n</table>")
+        rows = [
+            f"<tr><td><code>{esc(f['exercise'])}</code></td><td>{esc(f['check'])}</td>"
+            f'<td class="num">{f["students"]}</td><td class="num">{f["students"] / n:.0%}</td>'
+            f'<td class="msg">{esc(f["example"])}</td></tr>'
+            for f in fails
+        ]
+        parts.append(
+            f"<h2>Most common failing checks</h2>\n<p>Students failing each check (top {TOP_FAILURES}), "
+            'with one example message.</p>\n<table class="failures"><tr><th>exercise</th><th>check</th>'
+            "<th>students</th><th>share</th><th>example message</th></tr>\n" + "\n".join(rows) + "\n</table>"
+        )
     else:
         parts.append("<h2>Most common failing checks</h2>\n<p>No check failed.</p>")
 
     rows = []
     for r in results:
-        missed = ", ".join(f'<code>{esc(e["id"])}</code> <span class="{esc(e["status"])}">{esc(e["status"])}</span>'
-                           for e in r["exercises"] if e["status"] != "passed")
-        rows.append(f'<tr><td>{esc(r["student"])}</td><td class="num">{esc(num(r["score"]))}</td>'
-                    f'<td>{missed}</td><td class="msg">{esc("; ".join(map(str, r["errors"])))}</td></tr>')
-    parts.append("<h2>Students</h2>\n<table class=\"students\"><tr><th>student</th><th>total</th>"
-                 "<th>not passed fully</th><th>problems</th></tr>\n" + "\n".join(rows) + "\n</table>")
+        missed = ", ".join(
+            f'<code>{esc(e["id"])}</code> <span class="{esc(e["status"])}">{esc(e["status"])}</span>'
+            for e in r["exercises"]
+            if e["status"] != "passed"
+        )
+        rows.append(
+            f'<tr><td>{esc(r["student"])}</td><td class="num">{esc(num(r["score"]))}</td>'
+            f'<td>{missed}</td><td class="msg">{esc("; ".join(map(str, r["errors"])))}</td></tr>'
+        )
+    parts.append(
+        '<h2>Students</h2>\n<table class="students"><tr><th>student</th><th>total</th>'
+        "<th>not passed fully</th><th>problems</th></tr>\n" + "\n".join(rows) + "\n</table>"
+    )
     return page(f"Class summary: {assignment}", "\n".join(parts))
 
 
 # ---------------------------------------------------------------- the command
+
 
 def write(paths: Iterable[Path], out_dir: Path, notes: TextIO | None = sys.stderr) -> list[Path]:
     """Read every grade file first (so a bad one writes nothing), then one CSV and one page per

@@ -14,6 +14,7 @@ Far side (runs in processes forked for a submission, never in the grader):
 
 Nothing here imports `grading` or `outputs`.
 """
+
 from .box import ExerciseRun, Job, Sandbox, SandboxError, env
 from .isolation import missing
 from .pool import Pool, PoolError

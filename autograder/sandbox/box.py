@@ -12,6 +12,7 @@ Before any student code runs, each child confines itself (`isolation`) and
 says which layers are in force; in strict mode a missing layer stops the
 grading with `SandboxError`.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,24 +36,24 @@ from .procs import kill_tree
 @dataclass(frozen=True)
 class Job:
     exercise: str
-    module: str                      # autograder.checks.<module>
+    module: str  # autograder.checks.<module>
     checks: list[str]
-    refs: list[dict]                 # [{"exercise", "source"}] of the *other* exercises
+    refs: list[dict]  # [{"exercise", "source"}] of the *other* exercises
     devices: list[str]
     seed: int
-    own_cell: int | None = None      # the exercise's solution cell, run again after the references
+    own_cell: int | None = None  # the exercise's solution cell, run again after the references
     forbidden: list[str] = field(default_factory=list)  # torch functions the tripwire watches for
 
 
 @dataclass
 class ExerciseRun:
-    outcome: str                     # "done", "timeout", "crashed", "malformed"
+    outcome: str  # "done", "timeout", "crashed", "malformed"
     message: str = ""
     isolation: dict[str, str] | None = None  # layer -> what was in force
     cells: list[dict] | None = None
     own_cell: list[dict] | None = None  # the exercise's cell, run again after the references
     refs_failed: list[tuple[str, str]] = field(default_factory=list)  # references that could not be defined beside it
-    results: dict[tuple[str, str], Any] = field(default_factory=dict)   # (check, device) -> reply
+    results: dict[tuple[str, str], Any] = field(default_factory=dict)  # (check, device) -> reply
     seconds: float = 0.0
 
 
@@ -63,8 +64,13 @@ class SandboxError(Exception):
 def env(workdir: Path) -> dict[str, str]:
     """A scrubbed environment: nothing of the grader's but what torch needs to find devices."""
     env = {
-        "PATH": os.defpath, "HOME": str(workdir), "TMPDIR": str(workdir), "LANG": "C.UTF-8",
-        "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+        "PATH": os.defpath,
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
         # matplotlib builds a font cache on first import; sharing it saves seconds per submission
         "MPLCONFIGDIR": str(Path(tempfile.gettempdir()) / f"course-kit-mpl-{os.getuid()}"),
         # torch.cuda.is_available() through NVML does not initialise CUDA, so the parent stays fork-safe
@@ -94,7 +100,7 @@ class _Frames:
                 raise wire.WireError(f"a reply of {size} bytes is over the cap of {self.cap}")
             if len(self.buf) < 8 + size:
                 break
-            body, self.buf = self.buf[8:8 + size], self.buf[8 + size:]
+            body, self.buf = self.buf[8 : 8 + size], self.buf[8 + size :]
             out.append(wire.parse_message(body))
         return out
 
@@ -105,9 +111,9 @@ class Sandbox:
     def __init__(self, cells: list[dict], course: Course, module: str, pool: Pool):
         self.cells, self.limits, self.module, self.pool = cells, course.limits, module, pool
         self.strict = course.strict
-        self.skip: set[int] = set()          # cells that timed out once are not run again
-        self.cells_hung = False              # the cells never finished: every exercise would wait again
-        self.pid: int | None = None          # the sandbox parent
+        self.skip: set[int] = set()  # cells that timed out once are not run again
+        self.cells_hung = False  # the cells never finished: every exercise would wait again
+        self.pid: int | None = None  # the sandbox parent
         self.workdir = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
 
     # -- lifecycle ----------------------------------------------------------
@@ -141,7 +147,7 @@ class Sandbox:
     def _stop(self) -> None:
         if self.pid is None:
             return
-        kill_tree(self.pid)   # the pool server, its parent, reaps it
+        kill_tree(self.pid)  # the pool server, its parent, reaps it
         for fd in (self.job_w, self.result_r, self.status_r):
             try:
                 os.close(fd)
@@ -153,7 +159,7 @@ class Sandbox:
         self._stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -163,19 +169,39 @@ class Sandbox:
     def run(self, job: Job, timeout: float) -> ExerciseRun:
         """Run `job` in a fresh child; never raises for anything the submission does."""
         if self.cells_hung:
-            return ExerciseRun("timeout", "the notebook's cells did not finish within an earlier exercise's "
-                                          "time limit, so they were not run again")
+            return ExerciseRun(
+                "timeout",
+                "the notebook's cells did not finish within an earlier exercise's "
+                "time limit, so they were not run again",
+            )
         if self.pid is None:
             self._start()
         start = time.monotonic()
         nonce = uuid.uuid4().hex
         message = {
-            "nonce": nonce, "exercise": job.exercise, "module": job.module, "checks": job.checks,
-            "refs": job.refs, "devices": job.devices, "seed": job.seed, "own_cell": job.own_cell,
-            "forbidden": job.forbidden, "strict": self.strict,
+            "nonce": nonce,
+            "exercise": job.exercise,
+            "module": job.module,
+            "checks": job.checks,
+            "refs": job.refs,
+            "devices": job.devices,
+            "seed": job.seed,
+            "own_cell": job.own_cell,
+            "forbidden": job.forbidden,
+            "strict": self.strict,
             "cells": [c for c in self.cells if c["index"] not in self.skip],
-            "limits": {k: getattr(self.limits, k) for k in (
-                "cell_timeout", "exercise_timeout", "memory_mib", "file_mib", "disk_mib", "processes", "open_files")},
+            "limits": {
+                k: getattr(self.limits, k)
+                for k in (
+                    "cell_timeout",
+                    "exercise_timeout",
+                    "memory_mib",
+                    "file_mib",
+                    "disk_mib",
+                    "processes",
+                    "open_files",
+                )
+            },
         }
         # the pipe holds 64 KiB; a thread writes the rest while we read replies
         threading.Thread(target=self._send, args=(message,), daemon=True).start()
@@ -183,8 +209,10 @@ class Sandbox:
         run.seconds = time.monotonic() - start
         if self.strict and run.isolation is not None and (gaps := missing(run.isolation)):
             self._stop()
-            raise SandboxError("strict mode: this host cannot isolate submissions; missing: " + "; ".join(
-                f"{k}: {run.isolation[k]}" for k in gaps))
+            raise SandboxError(
+                "strict mode: this host cannot isolate submissions; missing: "
+                + "; ".join(f"{k}: {run.isolation[k]}" for k in gaps)
+            )
         if run.cells:
             self.skip |= {c["index"] for c in run.cells if c.get("timeout")}
         self.cells_hung = run.outcome == "timeout" and run.cells is None
@@ -203,8 +231,14 @@ class Sandbox:
         code runs), cells, refs, own cell, each (check, device), done. Anything else (a forged or
         repeated reply) makes the run malformed."""
         run = ExerciseRun("crashed")
-        expected = ["isolation", "cells", "refs", *(["own_cell"] if job.own_cell is not None else []),
-                    *[("check", c, d) for d in job.devices for c in job.checks], "done"]
+        expected = [
+            "isolation",
+            "cells",
+            "refs",
+            *(["own_cell"] if job.own_cell is not None else []),
+            *[("check", c, d) for d in job.devices for c in job.checks],
+            "done",
+        ]
         state = {"next": 0, "doing": "running the notebook's cells"}
         try:
             while True:
@@ -220,14 +254,18 @@ class Sandbox:
                     if not msgs and not self.status.eof:
                         continue
                     while select.select([self.result_r], [], [], 0)[0] and not self.results.eof:
-                        for msg in self.results.pump():   # what the child wrote before it ended
+                        for msg in self.results.pump():  # what the child wrote before it ended
                             self._take(run, msg, nonce, expected, state)
                     if state["next"] == len(expected):
                         run.outcome = "done"
                         return run
                     if not msgs:
                         return self._fail(run, "crashed", f"the sandbox died while {state['doing']}")
-                    how = f"signal {msgs[0].get('signal')}" if msgs[0].get("signal") else f"exit code {msgs[0].get('code')}"
+                    how = (
+                        f"signal {msgs[0].get('signal')}"
+                        if msgs[0].get("signal")
+                        else f"exit code {msgs[0].get('code')}"
+                    )
                     return self._fail(run, "crashed", f"the process ended ({how}) while {state['doing']}")
         except (wire.WireError, ValueError, TypeError, KeyError) as e:
             return self._fail(run, "malformed", f"malformed reply from the submission's process: {e}")
@@ -255,11 +293,11 @@ class Sandbox:
             run.refs_failed = [(str(f["exercise"])[:40], str(f["error"])[:300]) for f in msg["failed"][:50]]
         elif kind == "check":
             run.results[(msg["name"], msg["device"])] = (
-                {"error": str(msg["error"])[:500]} if "error" in msg else {"value": wire.decode(msg.get("value"))})
+                {"error": str(msg["error"])[:500]} if "error" in msg else {"value": wire.decode(msg.get("value"))}
+            )
             if msg.get("forbidden"):
                 run.results[(msg["name"], msg["device"])]["forbidden"] = [str(h)[:300] for h in msg["forbidden"][:5]]
             state["doing"] = f"running the check after {msg['name']!r} on {msg['device']}"
-
 
     def _fail(self, run: ExerciseRun, outcome: str, message: str) -> ExerciseRun:
         run.outcome, run.message = outcome, message
@@ -269,5 +307,9 @@ class Sandbox:
 def _cell_status(c: Any) -> dict:
     if not isinstance(c, dict) or not isinstance(c.get("index"), int):
         raise wire.WireError("malformed cell status")
-    return {"index": c["index"], "ok": bool(c.get("ok")), "error": str(c.get("error", ""))[:400],
-            "timeout": bool(c.get("timeout"))}
+    return {
+        "index": c["index"],
+        "ok": bool(c.get("ok")),
+        "error": str(c.get("error", ""))[:400],
+        "timeout": bool(c.get("timeout")),
+    }

@@ -26,6 +26,7 @@ it and reported either way, so a report says which isolation was in force:
 Landlock is used through its three system calls with ctypes: there is no
 Landlock binding in the standard library, and the calls are small.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -38,12 +39,12 @@ from pathlib import Path
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
 MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_BIND = 0x4000, 1 << 18, 2, 4, 4096
 PR_SET_NO_NEW_PRIVS = 38
-SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446   # the same on every architecture
+SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446  # the same on every architecture
 RULE_PATH_BENEATH = 1
 
 # Landlock filesystem rights (linux/landlock.h), by the ABI that added them.
 EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1, 2, 4, 8
-WRITES_V1 = WRITE_FILE | sum(1 << i for i in range(4, 13))   # remove/make dir, reg, sock, fifo, sym, ...
+WRITES_V1 = WRITE_FILE | sum(1 << i for i in range(4, 13))  # remove/make dir, reg, sock, fifo, sym, ...
 REFER, TRUNCATE = 1 << 13, 1 << 14
 NET_BIND_TCP, NET_CONNECT_TCP = 1, 2
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1, 2
@@ -83,8 +84,14 @@ def readable_paths(denied: list[Path]) -> list[str]:
     """
     import site
     import sysconfig
-    roots = SYSTEM_DIRS + [sys.base_prefix, sys.prefix, sys.exec_prefix, *site.getsitepackages(),
-                           *sysconfig.get_paths().values()]
+
+    roots = SYSTEM_DIRS + [
+        sys.base_prefix,
+        sys.prefix,
+        sys.exec_prefix,
+        *site.getsitepackages(),
+        *sysconfig.get_paths().values(),
+    ]
     if os.environ.get("MPLCONFIGDIR"):
         roots.append(os.environ["MPLCONFIGDIR"])
     denied = [d.resolve() for d in denied]
@@ -112,8 +119,9 @@ def _landlock(abi: int, readable: list[str], writable: list[str]) -> None:
     scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
     attr = (ctypes.c_uint64 * 3)(fs, net, scoped)
     size = 8 if abi < 4 else 16 if abi < 6 else 24
-    ruleset = _check(_libc.syscall(SYS_CREATE_RULESET, attr, ctypes.c_size_t(size), ctypes.c_uint32(0)),
-                     "landlock_create_ruleset")
+    ruleset = _check(
+        _libc.syscall(SYS_CREATE_RULESET, attr, ctypes.c_size_t(size), ctypes.c_uint32(0)), "landlock_create_ruleset"
+    )
     try:
         for paths, access in ((readable, READ), (writable, fs)):
             for path in paths:
@@ -125,8 +133,10 @@ def _landlock(abi: int, readable: list[str], writable: list[str]) -> None:
                     # a file (not a folder) takes only the rights that apply to files
                     rights = access if os.path.isdir(path) else access & (EXECUTE | READ_FILE | WRITE_FILE | TRUNCATE)
                     rule = _PathBeneath(rights, fd)
-                    _check(_libc.syscall(SYS_ADD_RULE, ruleset, RULE_PATH_BENEATH, ctypes.byref(rule),
-                                         ctypes.c_uint32(0)), f"landlock_add_rule {path}")
+                    _check(
+                        _libc.syscall(SYS_ADD_RULE, ruleset, RULE_PATH_BENEATH, ctypes.byref(rule), ctypes.c_uint32(0)),
+                        f"landlock_add_rule {path}",
+                    )
                 finally:
                     os.close(fd)
         _check(_libc.syscall(SYS_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)), "landlock_restrict_self")
@@ -159,20 +169,24 @@ def _reveal(closed: dict[str, list[str]]) -> None:
     """In our own mount namespace: over each closed folder a fresh tmpfs that holds only the
     paths below it that a submission may read, bind-mounted from where they are."""
     for folder, paths in closed.items():
-        fds = [os.open(p, os.O_PATH | os.O_CLOEXEC) for p in paths]   # before the tmpfs hides them
+        fds = [os.open(p, os.O_PATH | os.O_CLOEXEC) for p in paths]  # before the tmpfs hides them
         try:
-            _check(_libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m,mode=0755"),
-                   f"mount tmpfs on {folder}")
+            _check(
+                _libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m,mode=0755"),
+                f"mount tmpfs on {folder}",
+            )
             for p, fd in zip(paths, fds):
                 os.makedirs(p, exist_ok=True)
-                _check(_libc.mount(f"/proc/self/fd/{fd}".encode(), p.encode(), None, MS_BIND | MS_REC, None),
-                       f"bind mount {p}")
+                _check(
+                    _libc.mount(f"/proc/self/fd/{fd}".encode(), p.encode(), None, MS_BIND | MS_REC, None),
+                    f"bind mount {p}",
+                )
         finally:
             for fd in fds:
                 os.close(fd)
 
 
-def _namespaces(workdir: str, disk_mib: int, uid: int, plan: "Plan") -> None:
+def _namespaces(workdir: str, disk_mib: int, uid: int, plan: Plan) -> None:
     """New network and mount namespaces; the working directory becomes a fresh tmpfs."""
     if os.getuid() == 0:
         _check(_libc.unshare(CLONE_NEWNET | CLONE_NEWNS), "unshare")
@@ -186,9 +200,11 @@ def _namespaces(workdir: str, disk_mib: int, uid: int, plan: "Plan") -> None:
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
     owner = pwd.getpwnam("nobody") if os.getuid() == 0 and plan.as_nobody else None
     opts = f"size={disk_mib}m,mode=0700" + (f",uid={owner.pw_uid},gid={owner.pw_gid}" if owner else "")
-    _check(_libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts.encode()),
-           "mount tmpfs on the working directory")
-    os.chdir(workdir)   # the old cwd is the folder under the new mount
+    _check(
+        _libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts.encode()),
+        "mount tmpfs on the working directory",
+    )
+    os.chdir(workdir)  # the old cwd is the folder under the new mount
     if owner:
         _reveal(plan.closed)
 
@@ -223,9 +239,10 @@ def _nobody_can_read(paths: list[str], closed: dict[str, list[str]]) -> bool:
 @dataclass(frozen=True)
 class Plan:
     """Worked out once in the sandbox parent, applied in every child."""
-    readable: list[str]                  # what a submission may read
-    closed: dict[str, list[str]]         # folders closed to nobody -> readable paths below them
-    as_nobody: bool                      # run as nobody (the grader runs as root and nobody can read Python)
+
+    readable: list[str]  # what a submission may read
+    closed: dict[str, list[str]]  # folders closed to nobody -> readable paths below them
+    as_nobody: bool  # run as nobody (the grader runs as root and nobody can read Python)
 
 
 def plan(denied: list[Path], probe: list[str]) -> Plan:
@@ -263,8 +280,9 @@ def _drop_root(plan: Plan, namespaces: bool) -> str:
 LAYERS = ("namespaces", "user", "landlock")
 
 
-def confine(workdir: str, plan: Plan, writable: list[str], disk_mib: int,
-            without: frozenset[str] = frozenset()) -> dict[str, str]:
+def confine(
+    workdir: str, plan: Plan, writable: list[str], disk_mib: int, without: frozenset[str] = frozenset()
+) -> dict[str, str]:
     """Apply every layer the host allows, but those in `without`; return what is in force,
     layer by layer. A value starting with "none" means the layer is missing (and why)."""
     state: dict[str, str] = {}
@@ -293,14 +311,21 @@ def confine(workdir: str, plan: Plan, writable: list[str], disk_mib: int,
         if not abi:
             raise OSError(0, "Landlock is not enabled in this kernel")
         _landlock(abi, plan.readable, [workdir, *writable])
-        state["filesystem"] = f"landlock ABI {abi}: reads limited to system and Python folders, writes to the working directory"
+        state["filesystem"] = (
+            f"landlock ABI {abi}: reads limited to system and Python folders, writes to the working directory"
+        )
         state["signals"] = "landlock: none to processes outside the sandbox" if abi >= 6 else "none (Landlock ABI < 6)"
     except OSError as e:
         state["filesystem"] = state["signals"] = f"none ({e.strerror or e})"
     has_net = state["namespaces"].startswith("network")
     tcp_blocked = abi >= 4 and not state["filesystem"].startswith("none")
-    state["network"] = ("empty network namespace: nothing reachable" if has_net else
-                        "none (only TCP is blocked, by landlock)" if tcp_blocked else "none (the network is reachable)")
+    state["network"] = (
+        "empty network namespace: nothing reachable"
+        if has_net
+        else "none (only TCP is blocked, by landlock)"
+        if tcp_blocked
+        else "none (the network is reachable)"
+    )
     return state
 
 

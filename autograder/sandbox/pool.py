@@ -14,6 +14,7 @@ pipe ends the parent will use (SCM_RIGHTS), and gets back its pid.
 
     python -I -m autograder.sandbox.server SOCKET_FD COURSE_ROOT MODULE...   (`server`)
 """
+
 from __future__ import annotations
 
 import json
@@ -39,14 +40,27 @@ class Pool:
         self._lock = threading.Lock()
         try:
             self.proc = subprocess.Popen(
-                [sys.executable, "-I", "-m", "autograder.sandbox.server", str(theirs.fileno()), str(course_root), *modules],
-                pass_fds=(theirs.fileno(),), env=env, cwd="/", stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                [
+                    sys.executable,
+                    "-I",
+                    "-m",
+                    "autograder.sandbox.server",
+                    str(theirs.fileno()),
+                    str(course_root),
+                    *modules,
+                ],
+                pass_fds=(theirs.fileno(),),
+                env=env,
+                cwd="/",
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
                 stderr=None if os.environ.get("COURSE_SANDBOX_DEBUG") else subprocess.DEVNULL,
-                start_new_session=True)
+                start_new_session=True,
+            )
         finally:
             theirs.close()
         self._sock.settimeout(300)
-        self._ready = False   # the server boots (about 3 s) while the grader gets ready too
+        self._ready = False  # the server boots (about 3 s) while the grader gets ready too
 
     def _wait_ready(self) -> None:
         if not self._ready:
@@ -81,11 +95,11 @@ class Pool:
         return int(reply["pid"])
 
     def close(self) -> None:
-        self._sock.close()   # the server's recv ends: it exits
+        self._sock.close()  # the server's recv ends: it exits
         kill_tree(self.proc.pid)
         self.proc.wait()
 
-    def __enter__(self) -> "Pool":
+    def __enter__(self) -> Pool:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -6,6 +6,7 @@ to init, so every process a submission started stays its descendant, found
 through /proc, until it is killed. The session is searched too, as a second
 net.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -32,7 +33,7 @@ def _processes() -> dict[int, tuple[int, int]]:
         except OSError:
             continue
         # the command name may hold spaces and parentheses: fields follow the last ')'
-        fields = stat[stat.rindex(")") + 2:].split()
+        fields = stat[stat.rindex(")") + 2 :].split()
         if fields[0] != "Z":
             out[int(d.name)] = (int(fields[1]), int(fields[3]))
     return out

@@ -3,6 +3,7 @@
 Started by `pool.Pool` as `python -I -m autograder.sandbox.server SOCKET_FD COURSE_ROOT MODULE...`;
 a module of its own so that running it never re-imports the package that started it.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,8 @@ from .procs import reap_children
 
 
 def serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
-    from . import worker
     from ..checks import registry
+    from . import worker
 
     worker.preload()
     for module in modules:
@@ -29,7 +30,7 @@ def serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
             return
         if not msg:
             return
-        reap_children()   # sandbox parents the grader killed are our children
+        reap_children()  # sandbox parents the grader killed are our children
         request = json.loads(msg)
         pid = os.fork()
         if pid == 0:

@@ -21,6 +21,7 @@ This runs inside the sandbox, so it stops honest mistakes and casual
 cheating, not a submission that sets out to switch it off; it reports when
 its hooks were removed, and the AST check and hidden checks still apply.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -51,7 +52,9 @@ def _package_dir(name: str) -> str | None:
 
 def _caller(frame: FrameType | None) -> FrameType | None:
     """The nearest frame outside torch (and outside this module)."""
-    while frame is not None and (frame.f_code.co_filename.startswith(TORCH_DIR) or frame.f_code.co_filename == __file__):
+    while frame is not None and (
+        frame.f_code.co_filename.startswith(TORCH_DIR) or frame.f_code.co_filename == __file__
+    ):
         frame = frame.f_back
     return frame
 
@@ -99,8 +102,9 @@ class Tripwire(TorchFunctionMode):
             return
         code = frame.f_code
         if code.co_filename.startswith(TORCH_DIR) and (
-                code.co_name in self.functions or code.co_filename.startswith(self.packages)):
-            package = code.co_filename[len(TORCH_DIR):].rsplit(os.sep, 1)[0].replace(os.sep, ".")
+            code.co_name in self.functions or code.co_filename.startswith(self.packages)
+        ):
+            package = code.co_filename[len(TORCH_DIR) :].rsplit(os.sep, 1)[0].replace(os.sep, ".")
             self._hit(f"torch.{package}'s {code.co_qualname}", frame.f_back)
 
     def __enter__(self):

@@ -12,6 +12,7 @@ so "the child exited" is a fact the student cannot forge. CUDA is never
 touched in the parent: a CUDA context does not survive fork, and each child
 starts its own, so a device-side assert poisons only that child.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -23,9 +24,17 @@ import sys
 import traceback
 from pathlib import Path
 
-NO_MORE_JOBS = 113   # a child's exit code for 'the grader closed the job pipe'
-PRELOAD = ["torch", "torch.nn.functional", "torch.optim", "numpy", "matplotlib.pyplot", "sklearn.datasets",
-           "autograder.sandbox.isolation", "autograder.sandbox.tripwire"]   # once here, not once per child
+NO_MORE_JOBS = 113  # a child's exit code for 'the grader closed the job pipe'
+PRELOAD = [
+    "torch",
+    "torch.nn.functional",
+    "torch.optim",
+    "numpy",
+    "matplotlib.pyplot",
+    "sklearn.datasets",
+    "autograder.sandbox.isolation",
+    "autograder.sandbox.tripwire",
+]  # once here, not once per child
 
 
 class CellTimeout(BaseException):
@@ -89,6 +98,7 @@ def reset_torch() -> None:
     """Undo global torch settings a notebook may change (default dtype, grad mode, default
     device), so that a probe builds the same inputs here as in the grader."""
     import torch
+
     # one thread: probes are small, and a submission that used up its process limit would
     # otherwise make OpenMP exit the process when it starts its threads
     torch.set_num_threads(1)
@@ -106,7 +116,7 @@ def _tasks_of(uid: int) -> int:
             if int(fields["Uid"].split()[0]) == uid:
                 count += int(fields["Threads"])
         except (OSError, KeyError, ValueError):
-            continue   # the process ended while we read
+            continue  # the process ended while we read
     return count
 
 
@@ -125,9 +135,9 @@ def limit_resources(limits: dict, cuda: bool) -> None:
 
 
 def child(job_fd: int, result_fd: int, plan) -> int:
-    from . import isolation
     from .. import wire
     from ..checks import Inputs, Namespace, registry
+    from . import isolation
     from .tripwire import Tripwire
 
     try:
@@ -177,8 +187,15 @@ def child(job_fd: int, result_fd: int, plan) -> int:
                 reply = {"value": wire.encode(value)}
             except BaseException as e:
                 reply = {"error": describe(e)}
-            send({"kind": "check", "name": name, "device": device, **reply,
-                  **({"forbidden": wire_.hits} if wire_.hits else {})})
+            send(
+                {
+                    "kind": "check",
+                    "name": name,
+                    "device": device,
+                    **reply,
+                    **({"forbidden": wire_.hits} if wire_.hits else {}),
+                }
+            )
     send({"kind": "done"})
     return 0
 
@@ -186,6 +203,7 @@ def child(job_fd: int, result_fd: int, plan) -> int:
 def _warm_optim() -> None:
     """The first step of a torch optimizer imports dynamo machinery (about 1 s): pay it once, here."""
     import torch
+
     p = torch.zeros(1, requires_grad=True)
     p.grad = torch.ones(1)
     torch.optim.SGD([p], lr=0.1).step()
@@ -213,10 +231,13 @@ def preload() -> None:
 def sandbox_plan(course_root: str):
     """Worked out once in the pool server, used by every child: what it may read, and as whom."""
     import importlib.util
+
     import torch
+
     from .. import KIT_DIR
     from . import isolation
-    kit = KIT_DIR   # the whole installed kit, not just this folder
+
+    kit = KIT_DIR  # the whole installed kit, not just this folder
     solutions = importlib.util.find_spec("solutions")
     denied = [Path(course_root), kit] + ([Path(solutions.origin).parent] if solutions and solutions.origin else [])
     return isolation.plan(denied, probe=[os.__file__, torch.__file__])
@@ -229,7 +250,7 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str, plan) -> No
     from .procs import become_subreaper, kill_descendants
 
     registry(module)
-    if plan.as_nobody:   # where no tmpfs can be mounted, nobody works in this folder
+    if plan.as_nobody:  # where no tmpfs can be mounted, nobody works in this folder
         nobody = pwd.getpwnam("nobody")
         os.chown(".", nobody.pw_uid, nobody.pw_gid)
     # orphans of a child (a double fork, setsid) become ours, so none escapes the cleanup
@@ -247,11 +268,14 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str, plan) -> No
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
         kill_descendants(os.getpid())  # whatever the child left running, detached or not
-        wire.write_message(status_fd, {
-            "kind": "exit",
-            "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
-            "signal": signal.Signals(os.WTERMSIG(status)).name if os.WIFSIGNALED(status) else None,
-        })
+        wire.write_message(
+            status_fd,
+            {
+                "kind": "exit",
+                "code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+                "signal": signal.Signals(os.WTERMSIG(status)).name if os.WIFSIGNALED(status) else None,
+            },
+        )
         # A student may exit with this code too: the grader then sees the exit and starts afresh.
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) == NO_MORE_JOBS:
             return
