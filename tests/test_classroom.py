@@ -80,7 +80,7 @@ def test_one_graded_step_per_exercise_worth_its_points(course, a):
     graders = [s for s in all_steps if s.get("uses") == GRADER]
     points = course.assignment(a).points
     assert [s["with"]["test-name"] for s in graders] == list(points)
-    for s, (ex, p) in zip(graders, points.items()):
+    for s, (ex, p) in zip(graders, points.items(), strict=True):
         assert s["with"]["max-score"] == p
         assert s["with"]["command"] == f"course --root .kit check {a}.ipynb --exercise {ex}"
         assert int(s["with"]["timeout"]) >= 2  # minutes

@@ -16,7 +16,10 @@ MODULES = ["minibatch_training", "callbacks", "anneal"]
 def tiny_mnist(tmp_path):
     """A small file in the lesson's mnist.pkl.gz format: ((x, y), (x, y), (x, y)) of numpy arrays."""
     rng = np.random.default_rng(0)
-    split = lambda n: (rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n).astype(np.int64))
+
+    def split(n):
+        return rng.random((n, 784), dtype=np.float32), rng.integers(0, 10, n).astype(np.int64)
+
     with gzip.open(tmp_path / "mnist.pkl.gz", "wb") as f:
         pickle.dump((split(60), split(21), split(5)), f)
     (tmp_path / "course.toml").write_text('[data]\nmnist = "mnist.pkl.gz"\n')

@@ -118,7 +118,7 @@ def _check_gradescope(gs: dict, report: dict, course: config.Course) -> None:
     assert gs["visibility"] == course.gradescope.visibility
     assert gs["stdout_visibility"] == course.gradescope.stdout_visibility
     assert [t["name"] for t in gs["tests"]] == [e["id"] for e in report["exercises"]]
-    for t, e in zip(gs["tests"], report["exercises"]):
+    for t, e in zip(gs["tests"], report["exercises"], strict=True):
         assert (t["score"], t["max_score"]) == (e["score"], e["max_score"])  # max_score is optional: ours has it
         assert t["status"] == ("passed" if e["status"] == "passed" else "failed")
         assert t["output"].startswith(e["status"])
@@ -213,7 +213,7 @@ def _expected_counts(results: list[dict]) -> tuple[int, int, int]:
 def _check_junit(xml: JUnitXml, results: list[dict]) -> None:
     suites = list(xml)
     assert [s.name for s in suites] == [r["student"] for r in results]
-    for suite, r in zip(suites, results):
+    for suite, r in zip(suites, results, strict=True):
         cases = list(suite)
         assert (
             (suite.tests, suite.failures, suite.errors)

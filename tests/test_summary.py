@@ -56,7 +56,7 @@ class Page(HTMLParser):
 
 
 def rows(table: list[list[str]]) -> list[dict[str, str]]:
-    return [dict(zip(table[0], r)) for r in table[1:]]
+    return [dict(zip(table[0], r, strict=True)) for r in table[1:]]
 
 
 def check(name, passed, message="", device="cpu"):
@@ -127,7 +127,7 @@ def test_report_of_the_samples(graded, tmp_path):
         assert reader.fieldnames == ["student", *ids, "total", "max_score", "problems"]
         table = list(reader)
     assert [r["student"] for r in table] == [r["student"] for r in results]
-    for row, r in zip(table, results):
+    for row, r in zip(table, results, strict=True):
         for e in r["exercises"]:
             assert float(row[e["id"]]) == pytest.approx(e["score"])
         assert float(row["total"]) == pytest.approx(r["score"]) == pytest.approx(sum(float(row[i]) for i in ids))
