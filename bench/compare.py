@@ -13,10 +13,10 @@ layout `submitted/<student>/<assignment>/<assignment>.ipynb`:
 - a realistic mix made from `samples/<a>/{perfect,buggy,stubs}.ipynb`, in a fixed pattern of ten
   (6 perfect, 3 buggy, 1 stubs), plus exactly one that hangs: the perfect notebook in which one
   exercise's function (`--hang`, default: the assignment's third exercise; `--hang none` leaves it
-  out) starts with a loop that never ends. For N = 1 the one submission is a perfect one (the single-submission latency is
-  about an ordinary notebook; a hanging one takes its time limits by design: in nbgrader the
-  cell timeout for each cell that calls the function, in the kit the `[limits] exercise_timeout`
-  of that exercise, the hang being met by its checks).
+  out) starts with a loop that never ends. For N = 1 the one submission is a perfect one (the
+  single-submission latency is about an ordinary notebook; a hanging one takes its time limits by
+  design: in nbgrader the cell timeout for each cell that calls the function, in the kit the
+  `[limits] exercise_timeout` of that exercise, the hang being met by its checks).
 - every notebook is a distinct file (a closing markdown cell and notebook metadata name the
   student), so nothing can be served from a cache.
 
@@ -523,7 +523,8 @@ def plot(rows: list[dict], path: Path, meta: dict) -> None:
         for tool, style in (("kit", "o-"), ("nbgrader", "s-")):
             pts = sorted((r["n"], r["throughput_per_s"]) for r in rows if r["assignment"] == a and r["tool"] == tool)
             if pts:
-                ax.plot(*zip(*pts), style, label=f"{'course grade' if tool == 'kit' else 'nbgrader autograde'} ({a})")
+                name = "course grade" if tool == "kit" else "nbgrader autograde"
+                ax.plot(*zip(*pts, strict=True), style, label=f"{name} ({a})")
         floor = next((r for r in rows if r["assignment"] == a and r["tool"] == "floor"), None)
         if floor:
             ax.axhline(1 / floor["wall_s"], ls=":", c="gray", label="1 / (python -c 'import torch')")
@@ -604,7 +605,7 @@ def kit_changes() -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
-def main() -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -623,19 +624,20 @@ def main() -> None:
     ap.add_argument("--json", type=maybe_path, default=ROOT / "bench" / "compare.json", help='"" writes none')
     ap.add_argument("--plot", type=maybe_path, default=ROOT / "bench" / "compare.png", help='"" draws none')
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, reports, autograded/)")
-    args = ap.parse_args()
+    return ap.parse_args(argv)
 
-    with open(ROOT / "course.toml", "rb") as f:
-        raw = tomllib.load(f)
-    cell_timeout = float(raw["limits"]["cell_timeout"])
-    meta = {
+
+def start_meta(args: argparse.Namespace, cell_timeout: float) -> dict:
+    """What the run was made on and with, taken before it starts (the kit's commit and changes, versions)."""
+    return {
         "date": datetime.date.today().isoformat(),
         "command": shlex.join(["python", *sys.argv]),
         "cores": os.cpu_count(),
         "cpu": platform.processor() or platform.machine(),
         "python": platform.python_version(),
         "torch": version([sys.executable, "-c", "import torch; print(torch.__version__)"]),
-        "nbgrader": version([str(BIN / "nbgrader"), "--version"]).splitlines()[-1:] or ["?"],
+        # `nbgrader --version` may print more than the version: its last line is
+        "nbgrader": (version([str(BIN / "nbgrader"), "--version"]).splitlines()[-1:] or ["?"])[0],
         "kit_commit": version(["git", "rev-parse", "--short", "HEAD"]),
         "kit_changes_at_start": kit_changes(),
         "cell_timeout_s": cell_timeout,
@@ -647,70 +649,87 @@ def main() -> None:
         "(system busy time minus the tool tree's CPU: approximate); other_cpu_cores_before: "
         "the same over 2 s just before the run, when nothing of the benchmark runs",
         "tool_cpu_s": "CPU seconds of the tool's process tree (rusage of reaped descendants, or polled, the larger)",
-        "mix": "per ten: 6 perfect, 3 buggy, 1 stubs (from samples/<a>/), plus one that hangs for N >= 2; N = 1: one perfect"
-        + ("" if args.hang != "none" else " (--hang none: no hanging submission)"),
+        "mix": "per ten: 6 perfect, 3 buggy, 1 stubs (from samples/<a>/), plus one that hangs for N >= 2; "
+        "N = 1: one perfect" + ("" if args.hang != "none" else " (--hang none: no hanging submission)"),
         "workers": args.workers or os.cpu_count(),
     }
-    meta["nbgrader"] = meta["nbgrader"][0] if isinstance(meta["nbgrader"], list) else meta["nbgrader"]
-    rows: list[dict] = []
-    tmp = Path(tempfile.mkdtemp(prefix="course-compare-"))
-    try:
-        if "floor" in args.tools:
-            print(f"floor: python -c 'import torch' x {args.repeats}", flush=True)
-            floor = run_floor(tmp, args.repeats)
-            rows += [finish(dict(floor), a, 1, "floor") for a in args.assignments]
-        for a in args.assignments:
-            exercises = list(raw["assignments"][a]["points"])
-            max_score = float(sum(raw["assignments"][a]["points"].values()))
-            hang_ex = None if args.hang == "none" else args.hang or exercises[min(2, len(exercises) - 1)]
-            for n in args.n:
-                folder = tmp / a / f"n{n}"
-                course = folder / "nbgrader"
-                subs = build_submissions(a, n, course / "submitted", hang_ex)
-                kinds = {k: sum(s["kind"] == k for s in subs) for k in ("perfect", "buggy", "stubs", "hang")}
-                print(f"\n{a}, N={n}: {kinds}" + (f" (hang in {hang_ex})" if hang_ex else ""), flush=True)
-                if "kit" in args.tools:
-                    runs = [
-                        run_kit(a, subs, folder, args.workers, hang_ex, max_score)
-                        for _ in range(args.repeats if n == 1 else 1)
-                    ]
-                    walls = [r["wall_s"] for r in runs]
-                    row = min(runs, key=lambda r: abs(r["wall_s"] - statistics.median(walls)))
-                    row.update(
-                        wall_s=statistics.median(walls),
-                        samples_s=walls,
-                        problems=sorted({p for r in runs for p in r["problems"]}),
-                    )
-                    rows.append(finish(row, a, n, "kit"))
-                    print(
-                        f"  kit:      {row['wall_s']:.1f} s{' (median of ' + str(len(walls)) + ')' if len(walls) > 1 else ''}"
-                        f", scores {row['scores_by_kind']}"
-                        + (
-                            f", the hanging one: {row['hang']['score']:g} ({hang_ex}: {row['hang']['statuses'].get(hang_ex)})"
-                            if "hang" in row
-                            else ""
-                        )
-                        + f", peak tree RSS {row['peak_tree_rss_mib']:.0f} MiB (PSS {row['peak_tree_pss_mib']:.0f}), CPU {row['tool_cpu_s']:.1f} s, other load {row['other_cpu_cores_before']:.2f} cores before, {row['other_cpu_cores']:.2f} during"
-                        + "".join(f"\n    PROBLEM: {p}" for p in row["problems"]),
-                        flush=True,
-                    )
-                if "nbgrader" in args.tools:
-                    setup_nbgrader(a, course, subs)
-                    row = run_nbgrader(a, subs, course, cell_timeout, args.nbgrader_timeout, max_score)
-                    rows.append(finish(row, a, n, "nbgrader"))
-                    print(
-                        f"  nbgrader: {row['wall_s']:.1f} s, {row['autograded']}/{n} autograded, "
-                        f"{row['cell_timeouts']} cell timeout(s), scores {row['scores_by_kind']}, "
-                        f"peak tree RSS {row['peak_tree_rss_mib']:.0f} MiB (PSS {row['peak_tree_pss_mib']:.0f}), CPU {row['tool_cpu_s']:.1f} s, other load {row['other_cpu_cores_before']:.2f} cores before, {row['other_cpu_cores']:.2f} during"
-                        + "".join(f"\n    PROBLEM: {p}" for p in row["problems"]),
-                        flush=True,
-                    )
-    finally:
-        if args.keep:
-            print(f"\nkept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
 
+
+def measured_line(row: dict) -> str:
+    """The end of a tool's progress line: its peak memory, its CPU and the machine's other load."""
+    return (
+        f"peak tree RSS {row['peak_tree_rss_mib']:.0f} MiB (PSS {row['peak_tree_pss_mib']:.0f}), "
+        f"CPU {row['tool_cpu_s']:.1f} s, other load {row['other_cpu_cores_before']:.2f} cores before, "
+        f"{row['other_cpu_cores']:.2f} during" + "".join(f"\n    PROBLEM: {p}" for p in row["problems"])
+    )
+
+
+def time_kit(
+    a: str, n: int, subs: list[dict], folder: Path, args: argparse.Namespace, hang_ex: str | None, max_score: float
+) -> dict:
+    """`course grade` on the N submissions (`--repeats` times for N = 1: the run nearest the median)."""
+    runs = [run_kit(a, subs, folder, args.workers, hang_ex, max_score) for _ in range(args.repeats if n == 1 else 1)]
+    walls = [r["wall_s"] for r in runs]
+    row = min(runs, key=lambda r: abs(r["wall_s"] - statistics.median(walls)))
+    row.update(
+        wall_s=statistics.median(walls),
+        samples_s=walls,
+        problems=sorted({p for r in runs for p in r["problems"]}),
+    )
+    row = finish(row, a, n, "kit")
+    median = f" (median of {len(walls)})" if len(walls) > 1 else ""
+    hang = ""
+    if "hang" in row:
+        hang = f", the hanging one: {row['hang']['score']:g} ({hang_ex}: {row['hang']['statuses'].get(hang_ex)})"
+    print(
+        f"  kit:      {row['wall_s']:.1f} s{median}, scores {row['scores_by_kind']}{hang}, {measured_line(row)}",
+        flush=True,
+    )
+    return row
+
+
+def time_nbgrader(
+    a: str, n: int, subs: list[dict], course: Path, args: argparse.Namespace, cell_timeout: float, max_score: float
+) -> dict:
+    """`nbgrader autograde` on the same N submissions, in a course folder set up untimed."""
+    setup_nbgrader(a, course, subs)
+    row = run_nbgrader(a, subs, course, cell_timeout, args.nbgrader_timeout, max_score)
+    row = finish(row, a, n, "nbgrader")
+    print(
+        f"  nbgrader: {row['wall_s']:.1f} s, {row['autograded']}/{n} autograded, "
+        f"{row['cell_timeouts']} cell timeout(s), scores {row['scores_by_kind']}, {measured_line(row)}",
+        flush=True,
+    )
+    return row
+
+
+def run_tools(args: argparse.Namespace, raw: dict, tmp: Path) -> list[dict]:
+    """The floor once, then per assignment and N: build the submissions and time each tool on them."""
+    cell_timeout = float(raw["limits"]["cell_timeout"])
+    rows: list[dict] = []
+    if "floor" in args.tools:
+        print(f"floor: python -c 'import torch' x {args.repeats}", flush=True)
+        floor = run_floor(tmp, args.repeats)
+        rows += [finish(dict(floor), a, 1, "floor") for a in args.assignments]
+    for a in args.assignments:
+        exercises = list(raw["assignments"][a]["points"])
+        max_score = float(sum(raw["assignments"][a]["points"].values()))
+        hang_ex = None if args.hang == "none" else args.hang or exercises[min(2, len(exercises) - 1)]
+        for n in args.n:
+            folder = tmp / a / f"n{n}"
+            course = folder / "nbgrader"
+            subs = build_submissions(a, n, course / "submitted", hang_ex)
+            kinds = {k: sum(s["kind"] == k for s in subs) for k in ("perfect", "buggy", "stubs", "hang")}
+            print(f"\n{a}, N={n}: {kinds}" + (f" (hang in {hang_ex})" if hang_ex else ""), flush=True)
+            if "kit" in args.tools:
+                rows.append(time_kit(a, n, subs, folder, args, hang_ex, max_score))
+            if "nbgrader" in args.tools:
+                rows.append(time_nbgrader(a, n, subs, course, args, cell_timeout, max_score))
+    return rows
+
+
+def report(args: argparse.Namespace, rows: list[dict], meta: dict) -> None:
+    """The ratios, targets and notes: printed as a table, written as JSON (`--json`) and plotted (`--plot`)."""
     meta["kit_commit_at_end"] = version(["git", "rev-parse", "--short", "HEAD"])
     meta["kit_changes_at_end"] = kit_changes()
     qs = [q for a in args.assignments for q in ratios(rows, a)]
@@ -738,6 +757,22 @@ def main() -> None:
     if args.plot:
         plot(rows, args.plot, meta)
         print(f"wrote {args.plot}")
+
+
+def main() -> None:
+    args = parse_args()
+    with open(ROOT / "course.toml", "rb") as f:
+        raw = tomllib.load(f)
+    meta = start_meta(args, float(raw["limits"]["cell_timeout"]))
+    tmp = Path(tempfile.mkdtemp(prefix="course-compare-"))
+    try:
+        rows = run_tools(args, raw, tmp)
+    finally:
+        if args.keep:
+            print(f"\nkept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    report(args, rows, meta)
 
 
 if __name__ == "__main__":
