@@ -8,17 +8,24 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 from ..config import Course
-from ..report import write_atomically
+from ..report import ExerciseResult, Result, validate_result, write_atomically
+
+
+def _checked(results: list[Result]) -> list[Result]:
+    """The grader's results, of the shape `report.validate_result` checks (ReportError if not):
+    an export in another tool's format is a bad place to find a malformed result."""
+    return [validate_result(f"the grade report's results[{i}]", r) for i, r in enumerate(results)]
+
 
 # Gradescope's format: https://gradescope-autograders.readthedocs.io/en/latest/specs/#output-format
 
 
-def gradescope(results: list[dict], course: Course) -> dict:
+def gradescope(results: list[Result], course: Course) -> dict:
     """One submission's results.json. Gradescope runs the autograder once per submission,
     so a report of several submissions has no single results.json."""
     if len(results) != 1:
         raise ValueError(f"Gradescope takes one submission's results, not {len(results)}")
-    r = results[0]
+    (r,) = _checked(results)
     passed = sum(e["status"] == "passed" for e in r["exercises"])
     summary = [
         f"{r['assignment']}: {r['score']:g} of {r['max_score']:g} points; "
@@ -41,8 +48,8 @@ def gradescope(results: list[dict], course: Course) -> dict:
     }
 
 
-def _gradescope_test(e: dict, visibility: str) -> dict:
-    lines = [e["status"] + (f": {e['message']}" if e["message"] else "")]
+def _gradescope_test(e: ExerciseResult, visibility: str) -> dict:
+    lines = [e["status"] + (f": {e['message']}" if e.get("message") else "")]
     lines += [f"{c['name']} [{c['device']}]: {c['message']}" for c in e["checks"] if not c["passed"]]
     return {
         "name": f"{e['id']}: {e['title']}" if e.get("title") else e["id"],
@@ -55,7 +62,7 @@ def _gradescope_test(e: dict, visibility: str) -> dict:
     }
 
 
-def write_gradescope(path: Path, results: list[dict], course: Course) -> None:
+def write_gradescope(path: Path, results: list[Result], course: Course) -> None:
     write_atomically(path, json.dumps(gradescope(results, course), indent=1))
 
 
@@ -71,36 +78,43 @@ def _text(s: str) -> str:
     return _NOT_XML.sub("?", s)
 
 
-def junit(results: list[dict]) -> str:
+def _testcase(
+    suite: ET.Element, counts: dict[str, int], classname: str, name: str, outcome: str | None, message: str, kind: str
+) -> None:
+    """One testcase in `suite`, counted; `outcome` "failure" is a wrong answer, "error" code that
+    could not be judged, None a pass."""
+    tc = ET.SubElement(suite, "testcase", classname=_text(classname), name=_text(name))
+    counts["tests"] += 1
+    if outcome:
+        bad = ET.SubElement(tc, outcome, message=_text(message.splitlines()[0][:200] if message else kind), type=kind)
+        bad.text = _text(message)
+        counts["failures" if outcome == "failure" else "errors"] += 1
+
+
+def junit(results: list[Result]) -> str:
     """One testsuite per submission; one testcase per check (per exercise when it has none),
     and one for the notebook as a whole (the report's `errors`)."""
     root = ET.Element("testsuites", name="course grade")
     totals = {"tests": 0, "failures": 0, "errors": 0}
-    for r in results:
+    for r in _checked(results):
         suite = ET.SubElement(root, "testsuite", name=_text(r["student"]))
         counts = {"tests": 0, "failures": 0, "errors": 0}
-
-        def case(classname: str, name: str, outcome: str | None = None, message: str = "", kind: str = "") -> None:
-            tc = ET.SubElement(suite, "testcase", classname=_text(classname), name=_text(name))
-            counts["tests"] += 1
-            if outcome:  # "failure": a wrong answer; "error": the code could not be judged
-                bad = ET.SubElement(
-                    tc, outcome, message=_text(message.splitlines()[0][:200] if message else kind), type=kind
-                )
-                bad.text = _text(message)
-                counts["failures" if outcome == "failure" else "errors"] += 1
-
         for e in r["exercises"]:
             cls = f"{r['assignment']}.{r['student']}.{e['id']}"
             broken = e["status"] in ("error", "timeout")
+            message = e.get("message", "")
             for c in e["checks"]:
                 outcome = None if c["passed"] else "error" if broken else "failure"
-                case(cls, f"{c['name']} [{c['device']}]", outcome, c["message"] or e["message"], e["status"])
+                _testcase(
+                    suite, counts, cls, f"{c['name']} [{c['device']}]", outcome, c["message"] or message, e["status"]
+                )
             if not e["checks"]:  # missing, or never run: the exercise itself is the testcase
                 outcome = None if e["status"] == "passed" else "error" if broken else "failure"
-                case(cls, e["id"], outcome, e["message"], e["status"])
+                _testcase(suite, counts, cls, e["id"], outcome, message, e["status"])
         errors = "\n".join(r["errors"])
-        case(
+        _testcase(
+            suite,
+            counts,
             f"{r['assignment']}.{r['student']}",
             "the notebook as a whole",
             "failure" if errors else None,
@@ -117,5 +131,5 @@ def junit(results: list[dict]) -> str:
     return ET.tostring(root, encoding="us-ascii", xml_declaration=True).decode("ascii") + "\n"
 
 
-def write_junit(path: Path, results: list[dict]) -> None:
+def write_junit(path: Path, results: list[Result]) -> None:
     write_atomically(path, junit(results))

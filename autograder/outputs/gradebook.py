@@ -14,7 +14,6 @@ leaves the database as it was. A student graded before is updated in place.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import subprocess
 import sys
@@ -82,20 +81,17 @@ def read_reports(course: Course, paths: list[Path]) -> tuple[list[Entry], dict[s
     entries: list[Entry] = []
     for path in paths:
         try:
-            results = report.read_json(path)
+            results = report.read_json(path)  # the report's shape: `report.validate_result`
         except ConfigError as e:
             raise GradebookError(str(e)) from None
         for i, r in enumerate(results):
-            entries.append(_entry(course, Path(path), i, r, cells))
+            entries.append(_entry(course, f"{path}: results[{i}] ({r['student']})", Path(path), r, cells))
     return entries, cells
 
 
-def _entry(course: Course, path: Path, i: int, r, cells: dict[str, Cells]) -> Entry:
-    where = f"{path}: result {i + 1}"
-    if not isinstance(r, dict) or not isinstance(r.get("student"), str) or not r["student"].strip():
-        raise GradebookError(f"{where}: no student id")
-    where += f" ({r['student']})"
-    name = r.get("assignment")
+def _entry(course: Course, where: str, path: Path, r: report.Result, cells: dict[str, Cells]) -> Entry:
+    """A result of the report's shape, checked against what this course's gradebook records."""
+    name = r["assignment"]
     if name not in course.assignments:
         raise GradebookError(
             f"{where}: assignment {name!r} is not one of course.toml's ({', '.join(course.assignments)})"
@@ -103,12 +99,7 @@ def _entry(course: Course, path: Path, i: int, r, cells: dict[str, Cells]) -> En
     if name not in cells:
         cells[name] = _read_cells(course, name)
     grade = cells[name].grade
-    exercises = r.get("exercises")
-    if not isinstance(exercises, list) or not all(
-        isinstance(e, dict) and isinstance(e.get("id"), str) for e in exercises
-    ):
-        raise GradebookError(f"{where}: no list of exercises with ids")
-    ids = [e["id"] for e in exercises]
+    ids = [e["id"] for e in r["exercises"]]
     want = [g[: -len(TESTS)] for g in grade]
     if sorted(ids) != sorted(want):
         extra, lacking = sorted(set(ids) - set(want)), sorted(set(want) - set(ids))
@@ -119,24 +110,14 @@ def _entry(course: Course, path: Path, i: int, r, cells: dict[str, Cells]) -> En
             + ("; an exercise is listed twice" if len(set(ids)) != len(ids) else "")
         )
     scores = {}
-    for e in exercises:
-        cell, score = e["id"] + TESTS, e.get("score")
-        if (
-            isinstance(score, bool)
-            or not isinstance(score, (int, float))
-            or not math.isfinite(score)
-            or not 0 <= score <= grade[cell] + 1e-9
-        ):
-            raise GradebookError(
-                f"{where}: exercise {e['id']}: score {score!r} is not a number "
-                f"between 0 and its points, {grade[cell]:g}"
-            )
-        if e.get("max_score") is not None and float(e["max_score"]) != grade[cell]:
+    for e in r["exercises"]:
+        cell = e["id"] + TESTS
+        if e["max_score"] != grade[cell]:
             raise GradebookError(
                 f"{where}: exercise {e['id']} was graded out of {e['max_score']:g}, "
                 f"but its grade cell {cell} is worth {grade[cell]:g}"
             )
-        scores[cell] = float(score)
+        scores[cell] = float(e["score"])  # within 0 and max_score: `report.validate_result` saw to it
     return Entry(path, r["student"], name, scores, sum(scores.values()), sum(grade.values()))
 
 

@@ -11,17 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import math
-import re
 import statistics
 import sys
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from .. import config, report
+from ..report import STATUSES, Result
 
-STATUSES = ["passed", "partial", "failed", "error", "timeout", "forbidden", "missing"]
 HEADINGS = {
     "passed": "passed fully",
     "partial": "partly",
@@ -42,76 +41,31 @@ COLOURS = {
 }
 TOP_FAILURES = 15
 MESSAGE_CHARS = 200
-SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 
 class SummaryError(config.ConfigError):
     """A grade file the summary cannot use (the CLI prints it and exits 2)."""
 
 
-# ---------------------------------------------------------------- reading and checking the input
+# ---------------------------------------------------------------- reading the input
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_result(where: str, r: Any) -> None:
-    if not isinstance(r, dict):
-        raise SummaryError(f"{where} is not an object")
-    for key, ok, what in (
-        ("student", lambda v: isinstance(v, str) and v != "", "a non-empty string"),
-        ("assignment", lambda v: isinstance(v, str), "a string"),
-        ("score", _number, "a number"),
-        ("max_score", _number, "a number"),
-        ("exercises", lambda v: isinstance(v, list), "a list"),
-        ("errors", lambda v: isinstance(v, list), "a list"),
-    ):
-        if key not in r:
-            raise SummaryError(f"{where} has no '{key}'")
-        if not ok(r[key]):
-            raise SummaryError(f"{where}: '{key}' is not {what}")
-    if not SAFE_NAME.fullmatch(r["assignment"]):
-        raise SummaryError(f"{where}: assignment {r['assignment']!r} is not a usable file name")
-    for j, e in enumerate(r["exercises"]):
-        at = f"{where}.exercises[{j}]"
-        if not isinstance(e, dict):
-            raise SummaryError(f"{at} is not an object")
-        for key in ("id", "score", "max_score", "status"):
-            if key not in e:
-                raise SummaryError(f"{at} has no '{key}'")
-        if not isinstance(e["id"], str) or not _number(e["score"]) or not _number(e["max_score"]):
-            raise SummaryError(f"{at}: 'id' must be a string, 'score' and 'max_score' numbers")
-        if e["status"] not in STATUSES:
-            raise SummaryError(f"{at}: unknown status {e['status']!r}")
-        checks = e.get("checks", [])
-        if not isinstance(checks, list) or not all(
-            isinstance(c, dict) and isinstance(c.get("name"), str) and isinstance(c.get("passed"), bool) for c in checks
-        ):
-            raise SummaryError(f"{at}: 'checks' must be a list of objects with 'name' and 'passed'")
-
-
-def read(path: Path) -> list[dict]:
-    """The results of one grade file, checked; SummaryError naming the file when it is unusable."""
-    path = Path(path)
+def read(path: Path) -> list[Result]:
+    """The results of one grade file, each checked by `report.validate_result`; SummaryError
+    naming the file (and the place in it) when it is unusable."""
     try:
         results = report.read_json(path)
     except config.ConfigError as e:
         raise SummaryError(str(e)) from None
     if not results:
         raise SummaryError(f"{path}: 'results' is empty: no student to summarise")
-    for i, r in enumerate(results):
-        try:
-            _check_result(f"results[{i}]", r)
-        except SummaryError as e:
-            raise SummaryError(f"{path}: {e}") from None
     return results
 
 
-def gather(paths: Iterable[Path], notes: TextIO | None = None) -> dict[str, list[dict]]:
+def gather(paths: Iterable[Path], notes: TextIO | None = None) -> dict[str, list[Result]]:
     """Results by assignment, in first-seen order; a student graded twice for one assignment keeps
     the later result (a note says so)."""
-    by: dict[str, dict[str, tuple[dict, Path]]] = {}
+    by: dict[str, dict[str, tuple[Result, Path]]] = {}
     paths = list(paths)
     for path in paths:
         for r in read(path):
@@ -129,7 +83,7 @@ def gather(paths: Iterable[Path], notes: TextIO | None = None) -> dict[str, list
     return {a: [r for r, _ in students.values()] for a, students in by.items()}
 
 
-def exercise_ids(results: list[dict]) -> list[str]:
+def exercise_ids(results: list[Result]) -> list[str]:
     """Every exercise id in notebook order (the results' order), also when some result lacks one."""
     ids: list[str] = []
     for r in results:
@@ -150,7 +104,7 @@ def num(x: float) -> str:
     return str(int(x)) if x.is_integer() else repr(x)
 
 
-def _exercise_stats(results: list[dict], ids: list[str]) -> list[dict]:
+def _exercise_stats(results: list[Result], ids: list[str]) -> list[dict]:
     rows = []
     for i in ids:
         es = [e for r in results for e in r["exercises"] if e["id"] == i]
@@ -167,20 +121,20 @@ def _exercise_stats(results: list[dict], ids: list[str]) -> list[dict]:
     return rows
 
 
-def common_failures(results: list[dict], ids: list[str], top: int = TOP_FAILURES) -> list[dict]:
+def common_failures(results: list[Result], ids: list[str], top: int = TOP_FAILURES) -> list[dict]:
     """Failing checks grouped by (exercise, check name), most students first: what the class missed."""
     students: dict[tuple[str, str], set[str]] = defaultdict(set)
     example: dict[tuple[str, str], str] = {}
     first: dict[tuple[str, str], int] = {}  # checks in the order the notebook's tests list them
     for r in results:
         for e in r["exercises"]:
-            for c in e.get("checks", []):
+            for c in e["checks"]:
                 if not c["passed"]:
                     key = (e["id"], c["name"])
                     first.setdefault(key, len(first))
                     students[key].add(r["student"])
                     if not example.get(key):
-                        example[key] = str(c.get("message") or "")
+                        example[key] = c["message"]
     order = {i: n for n, i in enumerate(ids)}
     keys = sorted(students, key=lambda k: (-len(students[k]), order.get(k[0], len(order)), first[k]))
     return [
@@ -203,7 +157,7 @@ def cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def csv_text(results: list[dict], ids: list[str]) -> str:
+def csv_text(results: list[Result], ids: list[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["student", *ids, "total", "max_score", "problems"])
@@ -215,7 +169,7 @@ def csv_text(results: list[dict], ids: list[str]) -> str:
                 *(scores.get(i, "") for i in ids),
                 num(r["score"]),
                 num(r["max_score"]),
-                cell("; ".join(str(x) for x in r["errors"])),
+                cell("; ".join(r["errors"])),
             ]
         )
     return buf.getvalue()
@@ -234,10 +188,10 @@ def _status_chart(stats: list[dict], n: int):
         counts = [row["counts"][s] for row in stats]
         if any(counts):
             ax.barh(y, counts, left=left, color=COLOURS[s], label=HEADINGS[s], edgecolor="white", height=0.75)
-            for k, (c, l) in enumerate(zip(counts, left)):
+            for k, (c, start) in enumerate(zip(counts, left, strict=True)):
                 if c and c / max(n, 1) >= 0.06:
                     ax.text(
-                        l + c / 2,
+                        start + c / 2,
                         k,
                         str(c),
                         ha="center",
@@ -245,7 +199,7 @@ def _status_chart(stats: list[dict], n: int):
                         fontsize=8,
                         color="black" if s in ("partial", "missing") else "white",
                     )
-            left = [l + c for l, c in zip(left, counts)]
+            left = [start + c for start, c in zip(left, counts, strict=True)]
     ax.set_yticks(y, [row["id"] for row in stats])
     ax.invert_yaxis()  # notebook order, top to bottom
     ax.set_xlim(0, max(n, 1))
@@ -274,7 +228,7 @@ def _totals_histogram(totals: list[float], max_score: float):
     return fig
 
 
-def html_text(assignment: str, results: list[dict], ids: list[str]) -> str:
+def html_text(assignment: str, results: list[Result], ids: list[str]) -> str:
     import matplotlib
 
     from .figures import esc, page, png
@@ -337,7 +291,7 @@ def html_text(assignment: str, results: list[dict], ids: list[str]) -> str:
         )
         rows.append(
             f'<tr><td>{esc(r["student"])}</td><td class="num">{esc(num(r["score"]))}</td>'
-            f'<td>{missed}</td><td class="msg">{esc("; ".join(map(str, r["errors"])))}</td></tr>'
+            f'<td>{missed}</td><td class="msg">{esc("; ".join(r["errors"]))}</td></tr>'
         )
     parts.append(
         '<h2>Students</h2>\n<table class="students"><tr><th>student</th><th>total</th>'
@@ -349,10 +303,12 @@ def html_text(assignment: str, results: list[dict], ids: list[str]) -> str:
 # ---------------------------------------------------------------- the command
 
 
-def write(paths: Iterable[Path], out_dir: Path, notes: TextIO | None = sys.stderr) -> list[Path]:
+def write(paths: Iterable[Path], out_dir: Path, notes: TextIO | None = None) -> list[Path]:
     """Read every grade file first (so a bad one writes nothing), then one CSV and one page per
-    assignment. Returns the paths written."""
-    by_assignment = gather(paths, notes)
+    assignment. Returns the paths written. Notes (a student graded twice) go to `notes`, by
+    default standard error as it is when this runs (not when the module was imported: a test's
+    captured stderr, a redirected one)."""
+    by_assignment = gather(paths, notes or sys.stderr)
     texts = []
     for assignment, results in by_assignment.items():
         ids = exercise_ids(results)
