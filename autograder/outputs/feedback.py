@@ -108,7 +108,7 @@ def draw(plot: dict) -> str:
     """The plot spec of `autograder.checks.plots`, drawn with matplotlib, as an embedded <img>."""
     panels = plot["panels"]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.2), squeeze=False)
-    for ax, panel in zip(axes[0], panels):
+    for ax, panel in zip(axes[0], panels, strict=True):
         if panel["kind"] == "bar":
             _bars(ax, panel)
         else:
