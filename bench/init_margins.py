@@ -43,7 +43,7 @@ def badness(check, a: Namespace, b: Namespace, seed: int, seeds: int, tol: tuple
     """The largest relative differences of max|w| and of the std between `a` at `seed` and `b` at
     `seed + seeds`, over the check's cases, each as a fraction of its tolerance: the check fails above 1."""
     worst = [0.0, 0.0]
-    for got, want in zip(run(check, a, seed), run(check, b, seed + seeds)):
+    for got, want in zip(run(check, a, seed), run(check, b, seed + seeds), strict=True):
         for j in (0, 1):
             worst[j] = max(worst[j], abs(got[j] - want[j]) / want[j] / tol[j])
     return worst

@@ -34,7 +34,12 @@ def test_reference_full_marks_on_cuda(course, assignment):
 @pytest.mark.cuda
 @needs_cuda
 def test_moving_data_to_the_cpu_fails_the_cuda_checks_only(course, tmp_path):
-    sneaky = "def logsumexp(x):\n    x = x.cpu()\n    m = x.max(-1)[0]\n    return m + (x - m[:, None]).exp().sum(-1).log()\n"
+    sneaky = (
+        "def logsumexp(x):\n"
+        "    x = x.cpu()\n"
+        "    m = x.max(-1)[0]\n"
+        "    return m + (x - m[:, None]).exp().sum(-1).log()\n"
+    )
     path = make_submission(tmp_path, "03_minibatch_training", "sneaky", {"logsumexp": sneaky})
     (r,) = grade_files(course, "03_minibatch_training", [path], 3, BOTH)
     checks = r["exercises"][0]["checks"]
