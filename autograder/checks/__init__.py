@@ -75,6 +75,15 @@ class Inputs:
         torch.manual_seed(self.seed)
 
 
+def floats(xs) -> list[float]:
+    """Each item of `xs` as a plain float.
+
+    For probes of behaviour that may come back as floats, 0-d tensors or numpy numbers alike:
+    the judge then compares numbers, whichever the student's code returned.
+    """
+    return [float(x) for x in xs]
+
+
 Probe = Callable[[Namespace, Inputs], Any]
 Judge = Callable[[Any, Any, "Context"], "str | None"]
 # A plot turns the two results (student's, reference's) into a picture for the feedback page, as
@@ -88,7 +97,6 @@ class Context:
 
     device: str
     tolerance: Callable[[str], Any]  # dtype name -> Tolerance
-    oracle: Any = None  # torch's result, for oracle checks
 
 
 @dataclass(frozen=True)

@@ -14,20 +14,12 @@ from functools import partial
 
 import torch
 
-from . import Registry
+from . import Registry, floats
 from .judges import equal
 from .plots import curve, runs
 from .tiny import ProbeCallback, learner
 
 check = Registry()
-
-
-def _f(x):
-    return float(x)
-
-
-def _fs(xs):
-    return [float(x) for x in xs]
 
 
 # ---- a tiny problem ------------------------------------------------------------------------------
@@ -41,7 +33,7 @@ class _GroupLog(ProbeCallback):
         setattr(self, event, self._log)
 
     def _log(self):
-        self.rows.append([bool(self.run.in_train)] + [_f(pg[self.key]) for pg in self.run.opt.param_groups])
+        self.rows.append([bool(self.run.in_train)] + [float(pg[self.key]) for pg in self.run.opt.param_groups])
 
 
 class _LossLog(ProbeCallback):
@@ -104,13 +96,13 @@ def _plotted(plot):
 @check("Recorder", "fit(1): lrs are [0.1, 0.5] under a linear schedule", visible=True)
 def _(ns, t):
     run, _ = _fit_recorder(ns, t)
-    return _fs(run.recorder.lrs)
+    return floats(run.recorder.lrs)
 
 
 @check("Recorder", "fit(2): lrs are [0.1, 0.3, 0.5, 0.7]", visible=True)
 def _(ns, t):
     run, _ = _fit_recorder(ns, t, epochs=2)
-    return _fs(run.recorder.lrs)
+    return floats(run.recorder.lrs)
 
 
 @check("Recorder", "one loss per training batch, the runner's own")
@@ -118,7 +110,7 @@ def _(ns, t):
     log = _LossLog()
     run, _ = _fit_recorder(ns, t, epochs=2, extra=[log], n_train=12, n_valid=11, vbs=4)
     rec = run.recorder
-    return [len(rec.lrs), len(rec.losses), _fs(rec.losses), log.losses]
+    return [len(rec.lrs), len(rec.losses), floats(rec.losses), log.losses]
 
 
 @check("Recorder", "the lr of the last param group")
@@ -126,7 +118,7 @@ def _(ns, t):
     learn = learner(t, lr=0.05, n_train=12, two_groups=True)
     run = ns.Runner(cbs=[_SetGroups()], cb_funcs=ns.Recorder)
     run.fit(2, learn)
-    return _fs(run.recorder.lrs)
+    return floats(run.recorder.lrs)
 
 
 @check(
@@ -136,9 +128,11 @@ def _(ns, t):
     plot=runs("what your Recorder recorded", [("training batch", "lr"), ("training batch", "loss")]),
 )
 def _(ns, t):
-    one_cycle = lambda pos: 0.05 + 0.45 * math.sin(math.pi * pos)
+    def one_cycle(pos):
+        return 0.05 + 0.45 * math.sin(math.pi * pos)
+
     run, _ = _fit_recorder(ns, t, epochs=4, sched=one_cycle, n_train=48, n_valid=8, bs=4)
-    return [_fs(run.recorder.lrs), _fs(run.recorder.losses)]
+    return [floats(run.recorder.lrs), floats(run.recorder.losses)]
 
 
 @check("Recorder", "begin_fit starts new lists", judge=equal)
@@ -199,7 +193,7 @@ def _(ns, t):
     log = _GroupLog()
     learn = learner(t, lr=0.05, n_train=12, n_valid=11, vbs=4, two_groups=True)
     ns.Runner(cbs=[log], cb_funcs=partial(ns.ParamScheduler, "lr", lambda pos: 0.3 - 0.2 * pos)).fit(3, learn)
-    return [log.rows, [_f(pg["lr"]) for pg in learn.opt.param_groups]]
+    return [log.rows, [float(pg["lr"]) for pg in learn.opt.param_groups]]
 
 
 @check("ParamScheduler", "runs after the order-0 callbacks at each event", visible=True)
@@ -222,7 +216,10 @@ def _(ns, t):
 def _(ns, t):
     log = _LossLog()
     learn = learner(t, lr=0.05, n_train=20, n_valid=7, bs=3, vbs=4)
-    sched = lambda pos: 0.05 + 0.5 * math.sin(math.pi * pos)
+
+    def sched(pos):
+        return 0.05 + 0.5 * math.sin(math.pi * pos)
+
     ns.Runner(cbs=[log], cb_funcs=partial(ns.ParamScheduler, "lr", sched)).fit(2, learn)
     return [log.losses, list(learn.model.parameters())]
 
@@ -237,7 +234,7 @@ def _digits(s, e, p):
 @check("annealer", "annealer(f)(start, end)(pos) == f(start, end, pos)", visible=True)
 def _(ns, t):
     sched = ns.annealer(_digits)(1, 2)
-    return [_f(sched(p)) for p in (0.0, 0.3, 1.0)]
+    return [float(sched(p)) for p in (0.0, 0.3, 1.0)]
 
 
 @check("annealer", "f gets start, end and pos, in that order", judge=equal)
@@ -251,7 +248,7 @@ def _(ns, t):
     make = ns.annealer(_digits)
     a, b = make(1, 2), make(3, 4)
     c = make(5, 6)
-    return [_f(a(0.5)), _f(b(0.25)), _f(c(0.125)), _f(a(0.75))]
+    return [float(a(0.5)), float(b(0.25)), float(c(0.125)), float(a(0.75))]
 
 
 @check("annealer", "as a decorator on a def")
@@ -261,7 +258,7 @@ def _(ns, t):
         return start * pos - end
 
     s, e = t.rand(), t.rand()
-    return [_f(sched(s, e)(p)) for p in (t.rand(), t.rand(), 0.0)]
+    return [float(sched(s, e)(p)) for p in (t.rand(), t.rand(), 0.0)]
 
 
 @check("annealer", "a tensor pos reaches f unchanged")
@@ -274,7 +271,7 @@ def _(ns, t):
 
 
 def _values(sched, points):
-    return [_f(sched(p)) for p in points]
+    return [float(sched(p)) for p in points]
 
 
 def _random_ends(t, positive=False):
@@ -318,7 +315,7 @@ def _schedule_checks(name, lesson, positive=False):
     @check(name, "schedules made from it are independent")
     def _(ns, t):
         a, b = getattr(ns, name)(1.0, 2.0), getattr(ns, name)(3.0, 0.5)
-        return [_f(a(0.25)), _f(b(0.25)), _f(a(0.75)), _f(b(0.75))]
+        return [float(a(0.25)), float(b(0.25)), float(a(0.75)), float(b(0.75))]
 
 
 _schedule_checks("sched_lin", [((1, 2), [0.0, 0.3, 1.0]), ((2, 1e-2), [0.5, 1.0]), ((0.5, -1.5), [0.25, 0.75])])
@@ -405,7 +402,7 @@ def _(ns, t):
 @check("combine_scheds", "pcts that do not sum to 1 raise", judge=raises_either)
 def _(ns, t):
     pieces = [_line(0.0, 1.0), _line(1.0, 0.0)]
-    return [_raised(lambda: ns.combine_scheds(p, pieces)) for p in ([0.5, 0.4], [0.6, 0.5], [0.3, 0.7 - 1e-4])]
+    return [_raised(lambda p=p: ns.combine_scheds(p, pieces)) for p in ([0.5, 0.4], [0.6, 0.5], [0.3, 0.7 - 1e-4])]
 
 
 @check("combine_scheds", "negative pcts raise", judge=raises_either)
@@ -425,7 +422,7 @@ def _(ns, t):
 @check("cos_1cycle_anneal", "two pieces; the lesson's values", visible=True)
 def _(ns, t):
     pieces = list(ns.cos_1cycle_anneal(0.3, 0.6, 0.2))
-    return [len(pieces)] + [[_f(s(p)) for s in pieces] for p in (0.0, 0.25, 0.5, 1.0)]
+    return [len(pieces)] + [[float(s(p)) for s in pieces] for p in (0.0, 0.25, 0.5, 1.0)]
 
 
 @check("cos_1cycle_anneal", "random start, high and end")
@@ -433,7 +430,7 @@ def _(ns, t):
     out = []
     for _ in range(3):
         pieces = list(ns.cos_1cycle_anneal(t.rand(), 1 + t.rand(), t.rand() / 10))
-        out.append([[_f(s(p)) for s in pieces] for p in (0.0, t.rand(), t.rand(), 1.0)])
+        out.append([[float(s(p)) for s in pieces] for p in (0.0, t.rand(), t.rand(), 1.0)])
     return out
 
 

@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import torch
 
-from . import Registry
+from . import Registry, floats
 from .judges import equal
-from .tiny import ProbeCallback, learner
+from .tiny import ProbeCallback, Spy, learner
 
 check = Registry()
 
@@ -243,7 +243,10 @@ def _(ns, t):
     out = []
     for answers in ([None, None, None], [None, 1, None], [True, None, True], [0, "", None]):
         log = []
-        cbs = [_Log(tag, order, log, events=("ping",), answer=a) for tag, order, a in zip("xyz", (3, 0, 1), answers)]
+        cbs = [
+            _Log(tag, order, log, events=("ping",), answer=a)
+            for tag, order, a in zip("xyz", (3, 0, 1), answers, strict=True)
+        ]
         run = ns.Runner(cbs=cbs)
         for cb in run.cbs:
             cb.set_runner(run)
@@ -354,21 +357,12 @@ def _(ns, t):
     return [list(learn.model.parameters()), [p.grad for p in learn.model.parameters()], learn.opt.steps]
 
 
-class _Modes(ProbeCallback):
-    """Records, at each forward, whether the model trains and whether autograd records."""
-
-    def __init__(self):
-        self.seen = []
-
-    def after_pred(self):
-        self.seen.append([self.run.model.training, torch.is_grad_enabled(), self.run.pred.requires_grad])
-
-
 @check("Runner", "validation runs in eval mode under no_grad", judge=equal)
 def _(ns, t):
-    modes = _Modes()
-    ns.Runner(cbs=[modes]).fit(2, learner(t, n_valid=11))
-    return modes.seen
+    learn = learner(t, n_valid=11)
+    learn.model = spy = Spy(learn.model)
+    ns.Runner().fit(2, learn)
+    return [[training, grad, tracked] for training, grad, _, tracked in spy.seen]
 
 
 # ---- AvgStats ----------------------------------------------------------------------------------
@@ -378,10 +372,6 @@ def _batch(t, bn, loss, c=3):
     """A fake runner after one batch: what AvgStats.accumulate reads."""
     pred = t.randn(bn, c)
     return SimpleNamespace(xb=t.randn(bn, 2), yb=t.randint(c, bn), pred=pred, loss=t.tensor(float(loss)))
-
-
-def _floats(xs):
-    return [float(x) for x in xs]
 
 
 def _mean_pred(pred, yb):
@@ -398,7 +388,7 @@ def _(ns, t):
     stats.reset()
     stats.accumulate(_batch(t, 1000, 1.0))
     stats.accumulate(_batch(t, 1, 3.0))
-    return [stats.count, _floats(stats.all_stats), _floats(stats.avg_stats)]
+    return [stats.count, floats(stats.all_stats), floats(stats.avg_stats)]
 
 
 @check("AvgStats", "keeps in_train", judge=equal, visible=True)
@@ -415,7 +405,7 @@ def _(ns, t):
         if bn == 1:
             b.yb = b.pred.argmax(1)
         stats.accumulate(b)
-    return [stats.count, _floats(stats.all_stats), _floats(stats.avg_stats)]
+    return [stats.count, floats(stats.all_stats), floats(stats.avg_stats)]
 
 
 @check("AvgStats", "several metrics, in order, over unequal batches")
@@ -424,7 +414,7 @@ def _(ns, t):
     stats.reset()
     for bn in (7, 3, 5, 1):
         stats.accumulate(_batch(t, bn, 4 * t.rand()))
-    return [_floats(stats.all_stats), _floats(stats.avg_stats)]
+    return [floats(stats.all_stats), floats(stats.avg_stats)]
 
 
 @check("AvgStats", "a single metric, not in a list")
@@ -433,7 +423,7 @@ def _(ns, t):
     stats.reset()
     for bn in (4, 2):
         stats.accumulate(_batch(t, bn, t.rand()))
-    return _floats(stats.avg_stats)
+    return floats(stats.avg_stats)
 
 
 @check("AvgStats", "reset empties the loss, the count and the metrics")
@@ -443,9 +433,9 @@ def _(ns, t):
     for bn in (6, 2):
         stats.accumulate(_batch(t, bn, 2 * t.rand()))
     stats.reset()
-    empty = [stats.count, _floats(stats.all_stats)]
+    empty = [stats.count, floats(stats.all_stats)]
     stats.accumulate(_batch(t, 3, t.rand()))
-    return [empty, stats.count, _floats(stats.all_stats), _floats(stats.avg_stats)]
+    return [empty, stats.count, floats(stats.all_stats), floats(stats.avg_stats)]
 
 
 @check("AvgStats", "all_stats' loss is a Python float", judge=equal)
@@ -462,7 +452,7 @@ def _(ns, t):
     run = ns.Runner(cb_funcs=partial(ns.AvgStatsCallback, [ns.accuracy]))
     run.fit(2, learn)
     tr, va = run.avg_stats.train_stats, run.avg_stats.valid_stats
-    return [tr.count, va.count, _floats(tr.avg_stats), _floats(va.avg_stats)]
+    return [tr.count, va.count, floats(tr.avg_stats), floats(va.avg_stats)]
 
 
 # ---- TestCallback ------------------------------------------------------------------------------------

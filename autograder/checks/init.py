@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import Registry
-from .judges import close, describe, equal, scalar
+from . import Registry, floats
+from .judges import close, describe_value, equal, scalar
 
 check = Registry()
 
@@ -45,7 +45,9 @@ def moments(got, want, ctx) -> str | None:
 def same_spread(got, want, ctx) -> str | None:
     """Per case [max|w|, std] of pooled draws: max|w| within [tolerance.bound] of the reference's
     (both lie that close to the bound), the std within [tolerance.spread]."""
-    for i, (g, w) in enumerate(zip(got, want)):
+    if not isinstance(got, list) or len(got) != len(want):
+        return f"expected {len(want)} cases, got {describe_value(got)}"
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
         for j, (what, key) in enumerate((("max|w|", "bound"), ("std", "spread"))):
             if msg := close(g[j], w[j], _tolerance(ctx, key), f"case {i}, {what}"):
                 return msg
@@ -58,7 +60,7 @@ def between(lo: float, hi: float):
     def judge(got, want, ctx) -> str | None:
         g = scalar(got)
         if g is None or not lo <= g <= hi:
-            return f"expected a value in [{lo:g}, {hi:g}], got {describe(got)}"
+            return f"expected a value in [{lo:g}, {hi:g}], got {describe_value(got)}"
         return None
 
     judge.range = (lo, hi)
@@ -308,10 +310,6 @@ def _(ns, t):
 # ([tolerance.moments] is 2e-3).
 
 
-def _pairs(stats) -> list[list[float]]:
-    return [[float(m), float(s)] for m, s in stats]
-
-
 @check(
     "stats_after_layers",
     "a list of 5 Linear(128, 128) and ReLU layers, PyTorch's default init",
@@ -319,24 +317,31 @@ def _pairs(stats) -> list[list[float]]:
     visible=True,
 )
 def _(ns, t):
-    return _pairs(ns.stats_after_layers(_mlp(t, 5, 128), t.randn(64, 128)))
+    stats = ns.stats_after_layers(_mlp(t, 5, 128), t.randn(64, 128))
+    return [floats(pair) for pair in stats]
 
 
 @check("stats_after_layers", "an nn.Sequential of 50 Linear(256, 256)+ReLU with kaiming init", judge=moments)
 def _(ns, t):
-    return _pairs(ns.stats_after_layers(nn.Sequential(*_mlp(t, 50, 256, kaiming=True)), t.randn(32, 256)))
+    stats = ns.stats_after_layers(nn.Sequential(*_mlp(t, 50, 256, kaiming=True)), t.randn(32, 256))
+    return [floats(pair) for pair in stats]
 
 
 @check("stats_after_layers", "02a's conv net (an nn.Sequential) on 1024 8x8 images, default and kaiming", judge=moments)
 def _(ns, t):
     x = t.randn(1024, 1, 8, 8)
-    return [_pairs(ns.stats_after_layers(_conv_net(t, kaiming), x)) for kaiming in (False, True)]
+    out = []
+    for kaiming in (False, True):
+        stats = ns.stats_after_layers(_conv_net(t, kaiming), x)
+        out.append([floats(pair) for pair in stats])
+    return out
 
 
 @check("stats_after_layers", "a generator of plain functions, used once", judge=moments)
 def _(ns, t):
     fs = [lambda x: 2 * x + 1, torch.tanh, F.relu, lambda x: x[:, :100] - 0.25]
-    return _pairs(ns.stats_after_layers((f for f in fs), t.randn(40, 200)))
+    stats = ns.stats_after_layers((f for f in fs), t.randn(40, 200))
+    return [floats(pair) for pair in stats]
 
 
 # ---- deep_chain ----------------------------------------------------------------------------------------------

@@ -17,7 +17,8 @@ import numpy as np
 from ..wire import Array, Opaque
 
 
-def describe(v: Any) -> str:
+def describe_value(v: Any) -> str:
+    """What kind of value `v` is, for a message: a tensor's shape, dtype and device, a list's length."""
     if isinstance(v, Array):
         return v.describe()
     if isinstance(v, Opaque):
@@ -73,7 +74,7 @@ def close(got: Any, want: Any, ctx, where: str = "") -> str | None:
     at = f"at {where}: " if where else ""
     if isinstance(want, Array):
         if not isinstance(got, Array):
-            return f"{at}expected {want.describe()}, got {describe(got)}"
+            return f"{at}expected {want.describe()}, got {describe_value(got)}"
         if got.shape != want.shape:
             return f"{at}expected shape {list(want.shape)}, got {list(got.shape)}"
         if got.dtype != want.dtype:
@@ -83,14 +84,14 @@ def close(got: Any, want: Any, ctx, where: str = "") -> str | None:
         return _values_close(got.values, want.values, want.dtype, ctx, at)
     if isinstance(want, (list, tuple)):
         if not isinstance(got, (list, tuple)) or len(got) != len(want):
-            return f"{at}expected {describe(want)}, got {describe(got)}"
-        for i, (g, w) in enumerate(zip(got, want)):
+            return f"{at}expected {describe_value(want)}, got {describe_value(got)}"
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
             if msg := close(g, w, ctx, f"{where}[{i}]"):
                 return msg
         return None
     if isinstance(want, dict):
         if not isinstance(got, dict) or set(got) != set(want):
-            return f"{at}expected {describe(want)}, got {describe(got)}"
+            return f"{at}expected {describe_value(want)}, got {describe_value(got)}"
         for k in want:
             if msg := close(got[k], want[k], ctx, f"{where}[{k!r}]"):
                 return msg
@@ -98,13 +99,13 @@ def close(got: Any, want: Any, ctx, where: str = "") -> str | None:
     if isinstance(want, numbers.Number) and not isinstance(want, bool):
         g = scalar(got)
         if g is None:
-            return f"{at}expected a number, got {describe(got)}"
+            return f"{at}expected a number, got {describe_value(got)}"
         tol = ctx.tolerance("float32")
         if np.isclose(g, float(want), rtol=tol.rtol, atol=tol.atol, equal_nan=True):
             return None
         return f"{at}expected {float(want):.7g}, got {g:.7g} (abs error {abs(g - float(want)):.3g})"
     if got != want:
-        return f"{at}expected {describe(want)}, got {describe(got)}"
+        return f"{at}expected {describe_value(want)}, got {describe_value(got)}"
     return None
 
 
@@ -118,20 +119,31 @@ def equal(got: Any, want: Any, ctx, where: str = "") -> str | None:
     at = f"at {where}: " if where else ""
     if isinstance(want, list):
         if not isinstance(got, (list, tuple)):
-            return f"{at}expected a list of {len(want)}, got {describe(got)}"
+            return f"{at}expected a list of {len(want)}, got {describe_value(got)}"
         row = len(want) <= 6 and not any(isinstance(w, (list, tuple, dict)) for w in want)
         if row and list(got) != want:
             return f"{at}expected {_short(want)}, got {_short(list(got))}"
-        for i, (g, w) in enumerate(zip(got, want)):
+        if len(got) != len(want):
+            return f"{at}expected {len(want)} items, got {len(got)}; {_first_difference(got, want, ctx, where)}"
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
             if msg := equal(g, w, ctx, f"{where}[{i}]"):
                 return msg
-        if len(got) != len(want):
-            extra = f"; the first extra item is {_short(got[len(want)])}" if len(got) > len(want) else ""
-            return f"{at}expected {len(want)} items, got {len(got)}{extra}"
         return None
     if got != want:
         return f"{at}expected {_short(want)}, got {_short(got)}"
     return None
+
+
+def _first_difference(got: list, want: list, ctx, where: str) -> str:
+    """Where two lists of different lengths part: the first item that differs, else the first
+    extra or missing one (an event too many or too few in a trace)."""
+    n = min(len(got), len(want))
+    for i in range(n):
+        if msg := equal(got[i], want[i], ctx, f"{where}[{i}]"):
+            return f"the first difference is {msg}"
+    if len(got) > n:
+        return f"the first extra item is {_short(got[n])}"
+    return f"the first missing item is {_short(want[n])}"
 
 
 def _has_array(v: Any) -> bool:

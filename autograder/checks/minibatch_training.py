@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..wire import Array
-from . import Registry
-from .judges import close, describe, equal
+from . import Registry, tiny
+from .judges import close, describe_value, equal
 from .plots import bars
 
 check = Registry()
@@ -47,6 +47,8 @@ def two_different_permutations(got, want, ctx) -> str | None:
 
 def zeros_or_none(got, want, ctx) -> str | None:
     """After zero_grad each gradient may be zeros or None."""
+    if not isinstance(got, list) or len(got) != len(want):
+        return f"expected {len(want)} gradients, got {describe_value(got)}"
     for i, g in enumerate(got):
         if g is not None and (not hasattr(g, "values") or g.values.any()):
             return f"gradient {i} is not zero after zero_grad"
@@ -157,7 +159,7 @@ def _(ns, t):
 def float_scalar_tensor(got, want, ctx) -> str | None:
     """A one-element tensor of any float dtype, on the input's device, with the reference's value."""
     if not isinstance(got, Array) or not got.dtype.startswith(("float", "bfloat")) or got.values.size != 1:
-        return f"expected a float scalar tensor, got {describe(got)}"
+        return f"expected a float scalar tensor, got {describe_value(got)}"
     if got.device.split(":")[0] != want.device.split(":")[0]:
         return f"expected a tensor on {want.device}, got one on {got.device} (keep data on the input's device)"
     return close(float(got.values.reshape(())), float(want.values.reshape(())), ctx)
@@ -203,7 +205,8 @@ def _(ns, t):
 def _(ns, t):
     m = _dummy(ns, t)
     mine = [m.l1.weight, m.l1.bias, m.l2.weight, m.l2.bias]
-    return [p is q for p, q in zip(m.parameters(), mine)] + [len(list(m.parameters()))]
+    # Not strict: a parameters() that yields too few or too many is told by the count, not an error here.
+    return [p is q for p, q in zip(m.parameters(), mine, strict=False)] + [len(list(m.parameters()))]
 
 
 @check("DummyModule", "a public attribute is registered, an underscore one is not", judge=equal)
@@ -227,13 +230,9 @@ def _(ns, t):
 # ---- Optimizer --------------------------------------------------------------------------------
 
 
-def _model(t, sizes=(3, 4, 2)):
-    layers = [nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])]
-    with torch.no_grad():
-        for l in layers:
-            l.weight.copy_(torch.randn(l.weight.shape, generator=t.gen))
-            l.bias.copy_(torch.randn(l.bias.shape, generator=t.gen))
-    return nn.Sequential(*layers).to(t.device)
+def _linears(t, sizes=(3, 4, 2)):
+    """Linear layers only, standard normal weights and biases: model[i] is the i-th Linear."""
+    return tiny.model(t, sizes, relu=False, std=(1, 1))
 
 
 def _backward(model, t, n=5):
@@ -243,7 +242,7 @@ def _backward(model, t, n=5):
 
 @check("Optimizer", "one step matches torch.optim.SGD", oracle=True, visible=True)
 def _(ns, t):
-    model = _model(t)
+    model = _linears(t)
     _backward(model, t)
     ns.Optimizer(model.parameters(), lr=0.037).step()
     return list(model.parameters())
@@ -253,7 +252,7 @@ def _(ns, t):
 def _(ns, t):
     # float64: each step feeds the next, so in float32 one rounding step apart (p -= lr * g against
     # torch's fused p.add_(g, alpha=-lr)) grew past the tolerance for 2 seeds in 60 (100-159).
-    model = _model(t).double()
+    model = _linears(t).double()
     opt = ns.Optimizer(model.parameters(), lr=0.21)  # a generator, consumed once
     for _ in range(3):
         _backward(model, t)
@@ -264,7 +263,7 @@ def _(ns, t):
 
 @check("Optimizer", "the default learning rate is 0.5", oracle=True)
 def _(ns, t):
-    model = _model(t)
+    model = _linears(t)
     _backward(model, t)
     ns.Optimizer(model.parameters()).step()
     return list(model.parameters())
@@ -272,7 +271,7 @@ def _(ns, t):
 
 @check("Optimizer", "zero_grad zeroes its own gradients", judge=zeros_or_none)
 def _(ns, t):
-    model = _model(t)
+    model = _linears(t)
     _backward(model, t)
     opt = ns.Optimizer(model.parameters(), lr=0.1)
     opt.step()
@@ -282,7 +281,7 @@ def _(ns, t):
 
 @check("Optimizer", "a parameter left out keeps its gradient and value")
 def _(ns, t):
-    model = _model(t)
+    model = _linears(t)
     _backward(model, t)
     opt = ns.Optimizer(model[0].parameters(), lr=0.1)
     opt.step()
@@ -292,14 +291,14 @@ def _(ns, t):
 
 @check("Optimizer", "step updates in place and is not recorded by autograd", judge=equal)
 def _(ns, t):
-    model = _model(t)
+    model = _linears(t)
     _backward(model, t)
     before = [(p, p.data_ptr()) for p in model.parameters()]
     ns.Optimizer(model.parameters(), lr=0.1).step()
     after = list(model.parameters())
     return [
         (p is q, p.data_ptr() == ptr, p.is_leaf, p.requires_grad, p.grad_fn is None)
-        for (p, ptr), q in zip(before, after)
+        for (p, ptr), q in zip(before, after, strict=True)
     ]
 
 
@@ -432,7 +431,7 @@ _VALID_PLOT = bars(["valid loss", "valid accuracy"], "what your fit returned aft
 
 @check("fit", "training matches the reference step for step", visible=True)
 def _(ns, t):
-    model = _model(t, (6, 8, 3))
+    model = _linears(t, (6, 8, 3))
     x, y = t.randn(40, 6), t.randint(3, 40)
     opt = torch.optim.SGD(model.parameters(), lr=0.3)
     loss, acc = ns.fit(2, model, F.cross_entropy, opt, _batches(x[:30], y[:30], 8), _batches(x[30:], y[30:], 4))
@@ -455,27 +454,15 @@ def _(ns, t):
 
 @check("fit", "validation averages over samples: random unequal batches", plot=_VALID_PLOT)
 def _(ns, t):
-    model = _model(t, (5, 3))
+    model = _linears(t, (5, 3))
     x, y = t.randn(23, 5), t.randint(3, 23)
     loss, acc = ns.fit(1, model, F.cross_entropy, _NoStep(), _batches(x[:4], y[:4], 4), _batches(x, y, 10))
     return [float(loss), float(acc)]
 
 
-class _Spy(nn.Module):
-    """Records, at each forward, whether the model trains and whether autograd records."""
-
-    def __init__(self, inner):
-        super().__init__()
-        self.inner, self.seen = inner, []
-
-    def forward(self, x):
-        self.seen.append((self.training, torch.is_grad_enabled(), x.shape[0]))
-        return self.inner(x)
-
-
 @check("fit", "trains in train mode, validates in eval mode without grad", judge=equal)
 def _(ns, t):
-    spy = _Spy(_model(t, (4, 3)))
+    spy = tiny.Spy(_linears(t, (4, 3)))
     x, y = t.randn(10, 4), t.randint(3, 10)
     ns.fit(
         2,
@@ -485,7 +472,7 @@ def _(ns, t):
         _batches(x[:6], y[:6], 3),
         _batches(x[6:], y[6:], 3),
     )
-    return spy.seen
+    return [(training, grad, n) for training, grad, n, _ in spy.seen]
 
 
 # ---- get_dls ------------------------------------------------------------------------------------

@@ -1,14 +1,17 @@
-"""The tiny training problem the Runner, Recorder and ParamScheduler probes share.
+"""Tiny models and training problems the probes share.
 
-8 training items in batches of 4 and 3 validation items in one batch by
-default (LESSON_API's trace), a small net with weights drawn from the
-check's generator, torch's SGD that counts its steps, and a learner-like
+`model` is a small net with weights drawn from the check's generator; `Spy`
+wraps one to see how the code under test calls it. `learner` is the tiny
+problem the Runner, Recorder and ParamScheduler probes train: 8 training
+items in batches of 4 and 3 validation items in one batch by default
+(LESSON_API's trace), torch's SGD that counts its steps, and a learner-like
 object: what a Runner reads is `learn.model`, `.opt`, `.loss_func` and
 `.data.train_dl` / `.data.valid_dl`, nothing more.
 """
 
 from __future__ import annotations
 
+from itertools import pairwise
 from types import SimpleNamespace
 
 import torch
@@ -17,16 +20,38 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 
-def model(t, sizes=(5, 4, 3)) -> nn.Sequential:
-    """Linear layers with ReLUs between, weights from `t.gen`, on `t.device`."""
+def model(t, sizes=(5, 4, 3), relu=True, std=(0.7, 0.3)) -> nn.Sequential:
+    """Linear layers of `sizes` (ReLUs between unless `relu=False`), on `t.device`.
+
+    Weights and biases are normal with standard deviations `std`, drawn from `t.gen`: the sandbox
+    and the grader build the same net. Each layer's weight is drawn, then its bias, layer by layer.
+    """
     layers = []
-    for a, b in zip(sizes, sizes[1:]):
+    for a, b in pairwise(sizes):
         lin = nn.Linear(a, b)
         with torch.no_grad():
-            lin.weight.copy_(torch.randn(lin.weight.shape, generator=t.gen) * 0.7)
-            lin.bias.copy_(torch.randn(lin.bias.shape, generator=t.gen) * 0.3)
-        layers += [lin, nn.ReLU()]
-    return nn.Sequential(*layers[:-1]).to(t.device)
+            lin.weight.copy_(torch.randn(lin.weight.shape, generator=t.gen) * std[0])
+            lin.bias.copy_(torch.randn(lin.bias.shape, generator=t.gen) * std[1])
+        layers += [lin, nn.ReLU()] if relu else [lin]
+    if relu:
+        layers.pop()  # no ReLU after the last layer: its outputs are logits
+    return nn.Sequential(*layers).to(t.device)
+
+
+class Spy(nn.Module):
+    """Wraps a model and records, at each forward, whether it trains and whether autograd records.
+
+    Each row of `seen` is (training, grad enabled, batch size, output tracked by autograd).
+    """
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner, self.seen = inner, []
+
+    def forward(self, x):
+        out = self.inner(x)
+        self.seen.append((self.training, torch.is_grad_enabled(), x.shape[0], out.requires_grad))
+        return out
 
 
 class CountingSGD(torch.optim.SGD):
