@@ -65,8 +65,6 @@ class Course:
     root: Path
     devices: list[str]
     seed: int | None  # None: a fresh seed per grading run
-    mnist: Path | None
-    digits_train: int
     tolerances: dict[str, Tolerance]
     limits: Limits
     assignments: dict[str, Assignment]
@@ -106,20 +104,26 @@ def find_root(start: Path | None = None) -> Path:
     raise ConfigError(f"no course.toml in {here} or any folder above it")
 
 
+def _check_data(data: dict) -> None:
+    """[data] is read by the notebooks' own `get_data`, not by the kit; a malformed value is
+    still reported here, once, rather than in every student's notebook."""
+    if not isinstance(data.get("mnist") or "", str):
+        raise TypeError(f"[data] mnist = {data['mnist']!r}: not a path")
+    int(data.get("digits_train", 1300))  # ValueError or TypeError when it is not a whole number
+
+
 def load(root: Path | None = None) -> Course:
     root = find_root(root)
     path = root / "course.toml"
     try:
         raw = tomllib.loads(path.read_text())
-        course, data, limits = raw["course"], raw.get("data", {}), raw["limits"]
+        course, limits = raw["course"], raw["limits"]
         seed = course.get("seed", "per-run")
-        mnist = data.get("mnist") or None
+        _check_data(raw.get("data", {}))
         return Course(
             root=root,
             devices=list(course.get("devices", ["cpu"])),
             seed=None if seed == "per-run" else int(seed),
-            mnist=(root / mnist) if mnist else None,
-            digits_train=int(data.get("digits_train", 1300)),
             tolerances={k: Tolerance(float(v["rtol"]), float(v["atol"])) for k, v in raw["tolerance"].items()},
             limits=Limits(**{k: limits[k] for k in Limits.__dataclass_fields__}),
             assignments={

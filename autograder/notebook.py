@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
@@ -41,7 +41,6 @@ class Cell:
 class Notebook:
     path: Path
     cells: list[Cell]  # code cells (and locked markdown), in order
-    errors: list[str] = field(default_factory=list)
 
     def solutions(self) -> dict[str, Cell]:
         """Solution cells by grade_id; the first one wins when an id is repeated."""
@@ -150,7 +149,7 @@ def read(path: Path, max_mib: int = 64) -> Notebook:
 
 def strip_markers(source: str) -> str:
     """The reference code of a solution cell: nbgrader's markers removed."""
-    return "\n".join(l for l in source.splitlines() if l.strip() not in (BEGIN, END)) + "\n"
+    return "\n".join(line for line in source.splitlines() if line.strip() not in (BEGIN, END)) + "\n"
 
 
 _MAGIC = re.compile(r"^\s*[%!]")
@@ -165,4 +164,5 @@ def runnable(source: str) -> str:
         if first.split()[0] not in _PYTHON_CELL_MAGICS:
             return "pass\n"  # %%bash, %%html, %%writefile...: not Python
         source = rest
-    return "\n".join("pass  # " + l.strip() if _MAGIC.match(l) else l for l in source.splitlines()) + "\n"
+    lines = source.splitlines()
+    return "\n".join("pass  # " + line.strip() if _MAGIC.match(line) else line for line in lines) + "\n"

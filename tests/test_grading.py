@@ -46,7 +46,7 @@ def test_each_wrong_implementation_loses_points_on_its_own_exercise_only(course,
                 )
                 plans.append(plan)
     points = course.assignment(assignment).points
-    for result, plan in zip(grade_files(course, assignment, paths), plans):
+    for result, plan in zip(grade_files(course, assignment, paths), plans, strict=True):  # one of each per path
         got = scores(result)
         for ex in exercises:
             if ex in plan:

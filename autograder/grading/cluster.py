@@ -14,40 +14,40 @@ dask is imported only here: `course grade` without `--scheduler` never needs it.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import json
 import tempfile
 import threading
 from pathlib import Path
 
 from ..config import Course
-from .grade import Progress
+from ..sandbox.box import env
+from ..sandbox.pool import Pool
+from . import grade as local  # as `local`: this module's own `grade` is the cluster's
+from .grade import Expected, GradingRun, Progress
+from .reference import Reference
 from .store import Store, reuse
 
-_graders: dict = {}
-_graders_lock = threading.Lock()  # a worker runs several tasks at once; one builds, the others wait
+_runs: dict = {}
+_runs_lock = threading.Lock()  # a worker runs several tasks at once; one builds, the others wait
 
 
-def _grader(course: Course, assignment: str, devices: tuple[str, ...], seed: int):
-    """One per worker process and run: the reference results and a warm pool."""
+def _grading_run(course: Course, assignment: str, devices: tuple[str, ...], seed: int) -> GradingRun:
+    """One per worker process and run, kept for its later tasks: the reference results and a warm pool."""
     key = (repr(course), assignment, devices, seed)
-    with _graders_lock:
-        if key not in _graders:
-            _graders[key] = _build(course, assignment, devices, seed)
-        return _graders[key]
+    with _runs_lock:
+        if key not in _runs:
+            _runs[key] = _build(course, assignment, devices, seed)
+        return _runs[key]
 
 
-def _build(course: Course, assignment: str, devices: tuple[str, ...], seed: int):
-    from ..sandbox.box import env
-    from ..sandbox.pool import Pool
-    from . import grade
-    from .reference import Reference
-
+def _build(course: Course, assignment: str, devices: tuple[str, ...], seed: int) -> GradingRun:
     ref = Reference(course, course.assignment(assignment))
-    expected = grade.Expected(ref, seed)
+    expected = Expected(ref, seed)
     expected.fill(list(devices))
     pool = Pool(course.root, [ref.assignment.module], env(Path(tempfile.gettempdir())))
-    atexit.register(pool.close)
-    return ref, expected, pool
+    atexit.register(pool.close)  # the pool lives as long as the worker process
+    return GradingRun(ref, list(devices), seed, expected, pool)
 
 
 def grade_one(
@@ -62,13 +62,12 @@ def grade_one(
 ) -> dict:
     """A dask task: one submission's grade, as plain data. `shown` is the notebook's path on the
     machine that asked: messages name it, not the task's copy, so reports match local grading."""
-    from . import grade
-
-    ref, expected, pool = _grader(course, assignment, devices, seed)
+    # visible_only is the task's: the cached run shares its pool and expected values either way
+    grading_run = dataclasses.replace(_grading_run(course, assignment, devices, seed), visible_only=visible_only)
     with tempfile.TemporaryDirectory(prefix="course-task-") as tmp:
         path = Path(tmp) / Path(shown).name
         path.write_bytes(data)
-        result = grade.grade_one(path, student, ref, list(devices), seed, expected, pool, visible_only)
+        result = local.grade_one(path, student, grading_run)
     return json.loads(json.dumps(result).replace(json.dumps(str(path))[1:-1], json.dumps(shown)[1:-1]))
 
 
@@ -96,8 +95,6 @@ def grade(
             except OSError:
                 data = None
             if data is None:  # reported by the local reader, with the file's name
-                from . import grade as local
-
                 results[i] = local.grade(course, assignment, [(student, path)], devices, seed, visible_only)[0]
                 continue
             f = client.submit(

@@ -67,7 +67,10 @@ def find(source: str, banned: list[str]) -> str | None:
                         return f"imports {m} (line {line}), which this exercise asks you to build yourself"
                 for n in names:
                     if _matches(f"{modules[0]}.{n}", b):
-                        return f"imports {n} from {modules[0]} (line {line}), which this exercise asks you to build yourself"
+                        return (
+                            f"imports {n} from {modules[0]} (line {line}), "
+                            "which this exercise asks you to build yourself"
+                        )
         elif isinstance(node, ast.Attribute):
             dotted = _dotted(node) or f"….{node.attr}"
             for b in banned:
@@ -78,5 +81,8 @@ def find(source: str, banned: list[str]) -> str | None:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docs:
             for b in banned:
                 if node.value in (b, b.split(".")[-1]):
-                    return f"names {node.value!r} in a string (line {line}): reaching torch's {b} indirectly is forbidden too"
+                    return (
+                        f"names {node.value!r} in a string (line {line}): "
+                        f"reaching torch's {b} indirectly is forbidden too"
+                    )
     return None

@@ -21,7 +21,7 @@ from typing import Any
 
 from .. import notebook, wire
 from ..checks import Check, Context, Inputs, registry
-from ..checks.judges import describe
+from ..checks.judges import describe_value
 from ..config import Assignment, Course
 from ..sandbox.box import ExerciseRun, Job, Sandbox, SandboxError, env
 from ..sandbox.pool import Pool
@@ -68,6 +68,27 @@ class Expected:
         return wire.decode(wire.encode(value))  # the same form the student's result arrives in
 
 
+@dataclass(frozen=True)
+class GradingRun:
+    """What every submission of one grading run shares, built once per run (per dask worker
+    process on a cluster) and then only read, by as many threads as grade at once."""
+
+    ref: Reference
+    devices: list[str]
+    seed: int
+    expected: Expected  # filled before the run is shared: threads only read it
+    pool: Pool
+    visible_only: bool = False  # `course check`: the visible checks, and the notebook's own tests
+
+    @property
+    def course(self) -> Course:
+        return self.ref.course
+
+    @property
+    def assignment(self) -> Assignment:
+        return self.ref.assignment
+
+
 def judge(check: Check, device: str, reply: dict | None, expected: Expected, course: Course, why_missing: str) -> dict:
     out = {"name": check.name, "device": device, "passed": False, "message": ""}
     if reply is None:
@@ -78,7 +99,7 @@ def judge(check: Check, device: str, reply: dict | None, expected: Expected, cou
     if "error" in reply:
         out["message"] = f"raised {reply['error']}"
     else:
-        ctx = Context(device=device, tolerance=course.tolerance, oracle=torch_says)
+        ctx = Context(device=device, tolerance=course.tolerance)
         try:
             msg = check.judge(got, want, ctx)
             if msg is None and check.oracle:
@@ -89,8 +110,8 @@ def judge(check: Check, device: str, reply: dict | None, expected: Expected, cou
         out["passed"], out["message"] = msg is None, msg or ""
     # For the feedback page: what kind of value was expected and came back (never the values),
     # and a picture of both where the check draws one (the reference alone when the code raised).
-    out["expected"] = describe(want)
-    out["got"] = "an exception" if "error" in reply else describe(got)
+    out["expected"] = describe_value(want)
+    out["got"] = "an exception" if "error" in reply else describe_value(got)
     if check.plot is not None and (picture := _picture(check, got, want)):
         out["plot"] = picture
     return out
@@ -168,15 +189,11 @@ def grade_exercise(
     points: float,
     nb: notebook.Notebook,
     box: Sandbox,
-    ref: Reference,
-    devices: list[str],
-    seed: int,
-    expected: Expected,
+    grading_run: GradingRun,
     time_left: float,
-    visible_only: bool = False,
 ) -> tuple[dict, ExerciseRun | None]:
     """One exercise: missing, forbidden, or its checks run in the sandbox and judged here."""
-    course = ref.course
+    ref, course, devices = grading_run.ref, grading_run.course, grading_run.devices
     cell = nb.solutions().get(ex)
     if cell is None:
         return _exercise(ex, points, "missing", f"no solution cell with grade_id {ex!r}", []), None
@@ -189,7 +206,7 @@ def grade_exercise(
             msg,
             [{"name": "does not use the function it rebuilds", "device": "any", "passed": False, "message": msg}],
         ), None
-    checks = [c for c in registry(ref.assignment.module).for_exercise(ex) if c.visible or not visible_only]
+    checks = [c for c in registry(ref.assignment.module).for_exercise(ex) if c.visible or not grading_run.visible_only]
     if time_left <= 0:
         run = ExerciseRun("timeout", "the submission's time limit was reached before this exercise")
     else:
@@ -199,7 +216,7 @@ def grade_exercise(
             [c.name for c in checks],
             ref.refs_except(ex),
             devices,
-            seed,
+            grading_run.seed,
             cell.index,
             course.forbidden.get(ex, []),
         )
@@ -212,7 +229,7 @@ def grade_exercise(
         (s["error"] for s in (run.own_cell or run.cells or []) if s["index"] == cell.index and not s["ok"]), None
     )
     judged = [
-        judge(c, d, run.results.get((c.name, d)), expected, course, run.message or "no result")
+        judge(c, d, run.results.get((c.name, d)), grading_run.expected, course, run.message or "no result")
         for d in devices
         for c in checks
     ]
@@ -242,18 +259,11 @@ def grade_exercise(
     return _exercise(ex, points, status, message, judged, score), run
 
 
-def grade_notebook(
-    path: Path,
-    student: str,
-    ref: Reference,
-    devices: list[str],
-    seed: int,
-    expected: Expected,
-    pool: Pool,
-    visible_only: bool = False,
-) -> dict:
-    a = ref.assignment
-    result = _result(a, student, devices, seed)
+def grade_notebook(path: Path, student: str, grading_run: GradingRun) -> dict:
+    """One submission's result, in the shape of `report`; a notebook that cannot be read is
+    graded `error` throughout."""
+    ref, a = grading_run.ref, grading_run.assignment
+    result = _result(grading_run, student)
     try:
         nb = read_submission(path, ref)
     except notebook.NotebookError as e:
@@ -263,18 +273,16 @@ def grade_notebook(
     cells = cells_to_run(nb, ref)
     cell_report: list[dict] | None = None
     deadline = time.monotonic() + ref.course.limits.submission_timeout
-    with Sandbox(cells, ref.course, a.module, pool) as box:
+    with Sandbox(cells, ref.course, a.module, grading_run.pool) as box:
         for ex, points in a.points.items():
-            exercise, run = grade_exercise(
-                ex, points, nb, box, ref, devices, seed, expected, deadline - time.monotonic(), visible_only
-            )
+            exercise, run = grade_exercise(ex, points, nb, box, grading_run, deadline - time.monotonic())
             result["exercises"].append(exercise)
             if run is not None and run.cells is not None and cell_report is None:
                 cell_report = run.cells
             if run is not None and run.isolation and "isolation" not in result:
                 result["isolation"] = run.isolation
-    if visible_only:
-        _add_notebook_tests(result, nb, ref, pool)
+    if grading_run.visible_only:
+        _add_notebook_tests(result, nb, grading_run)
     labels = {c["index"]: c["label"] for c in cells}
     result["errors"] += [
         f"{labels.get(s['index'], s['index'])} raised {s['error']}" for s in cell_report or [] if not s["ok"]
@@ -283,11 +291,11 @@ def grade_notebook(
     return result
 
 
-def _add_notebook_tests(result: dict, nb: notebook.Notebook, ref: Reference, pool: Pool) -> None:
+def _add_notebook_tests(result: dict, nb: notebook.Notebook, grading_run: GradingRun) -> None:
     """The self-check also runs the whole notebook once and reports each visible test cell."""
-    course, a = ref.course, ref.assignment
+    course, a = grading_run.course, grading_run.assignment
     cells = [_runnable(c) for c in nb.cells if c.code]
-    with Sandbox(cells, course, a.module, pool) as box:
+    with Sandbox(cells, course, a.module, grading_run.pool) as box:
         run = box.run(Job("", a.module, [], [], ["cpu"], 0), course.limits.submission_timeout)
     status = {s["index"]: s for s in run.cells or []}
     tests = {c.grade_id: c for c in nb.cells if c.grade_id and c.grade_id.endswith("_tests")}
@@ -306,14 +314,16 @@ def _add_notebook_tests(result: dict, nb: notebook.Notebook, ref: Reference, poo
             e["status"] = "partial"
 
 
-def _result(a: Assignment, student: str, devices: list[str], seed: int) -> dict:
+def _result(grading_run: GradingRun, student: str) -> dict:
+    """A result with no exercise graded yet."""
+    a = grading_run.assignment
     return {
         "student": student,
         "assignment": a.name,
         "score": 0.0,
         "max_score": sum(a.points.values()),
-        "devices": devices,
-        "seed": seed,
+        "devices": grading_run.devices,
+        "seed": grading_run.seed,
         "exercises": [],
         "errors": [],
     }
@@ -341,25 +351,16 @@ def _exercise(ex: str, points: float, status: str, message: str, checks: list[di
 Progress = Callable[[dict], None]
 
 
-def grade_one(
-    path: Path,
-    student: str,
-    ref: Reference,
-    devices: list[str],
-    seed: int,
-    expected: Expected,
-    pool: Pool,
-    visible_only: bool = False,
-) -> dict:
+def grade_one(path: Path, student: str, grading_run: GradingRun) -> dict:
     """`grade_notebook`, but a bug of the kit's met on this submission is reported in its result."""
     try:
-        return grade_notebook(path, student, ref, devices, seed, expected, pool, visible_only)
+        return grade_notebook(path, student, grading_run)
     except SandboxError:
         raise  # the host cannot grade at all (or strict mode refuses): stop the batch
     except Exception as e:
         return _failed(
-            ref.assignment,
-            _result(ref.assignment, student, devices, seed),
+            grading_run.assignment,
+            _result(grading_run, student),
             f"{path}: internal error of the grader ({type(e).__name__}: {str(e)[:200]}); please report it",
         )
 
@@ -385,7 +386,7 @@ def grade(
 
     def one(i: int) -> dict:
         student, path = submissions[i]
-        r = grade_one(path, student, ref, devices, seed, expected, pool, visible_only)
+        r = grade_one(path, student, grading_run)
         if store:
             store.put(path, r)
         return r
@@ -394,6 +395,7 @@ def grade(
     with Pool(course.root, [ref.assignment.module], env(Path(tempfile.gettempdir()))) as pool:
         expected = Expected(ref, seed)
         expected.fill(devices)  # before any thread starts: every thread then only reads
+        grading_run = GradingRun(ref, devices, seed, expected, pool, visible_only)
         notebook.preload()
         with ThreadPoolExecutor(max(1, workers)) as ex:
             futures = {ex.submit(one, i): i for i in todo}

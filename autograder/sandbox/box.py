@@ -54,7 +54,6 @@ class ExerciseRun:
     own_cell: list[dict] | None = None  # the exercise's cell, run again after the references
     refs_failed: list[tuple[str, str]] = field(default_factory=list)  # references that could not be defined beside it
     results: dict[tuple[str, str], Any] = field(default_factory=dict)  # (check, device) -> reply
-    seconds: float = 0.0
 
 
 class SandboxError(Exception):
@@ -206,7 +205,6 @@ class Sandbox:
         # the pipe holds 64 KiB; a thread writes the rest while we read replies
         threading.Thread(target=self._send, args=(message,), daemon=True).start()
         run = self._collect(job, nonce, start + timeout)
-        run.seconds = time.monotonic() - start
         if self.strict and run.isolation is not None and (gaps := missing(run.isolation)):
             self._stop()
             raise SandboxError(

@@ -175,7 +175,7 @@ def _reveal(closed: dict[str, list[str]]) -> None:
                 _libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m,mode=0755"),
                 f"mount tmpfs on {folder}",
             )
-            for p, fd in zip(paths, fds):
+            for p, fd in zip(paths, fds, strict=True):  # one fd per path, opened above
                 os.makedirs(p, exist_ok=True)
                 _check(
                     _libc.mount(f"/proc/self/fd/{fd}".encode(), p.encode(), None, MS_BIND | MS_REC, None),

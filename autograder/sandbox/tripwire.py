@@ -59,7 +59,8 @@ def _caller(frame: FrameType | None) -> FrameType | None:
     return frame
 
 
-def _where(frame: FrameType | None) -> str:
+def _caller_line(frame: FrameType | None) -> str:
+    """Where a forbidden call came from, as its hit says: a notebook line, eval'd code, or a probe."""
     if frame is None:
         return "from outside any Python code"
     name = frame.f_code.co_filename
@@ -87,7 +88,7 @@ class Tripwire(TorchFunctionMode):
         if caller is not None and caller.f_code.co_filename.startswith(TRUSTED):
             return
         if len(self.hits) < 5:
-            hit = f"{what} called {_where(caller)}"
+            hit = f"{what} called {_caller_line(caller)}"
             if hit not in self.hits:
                 self.hits.append(hit)
 

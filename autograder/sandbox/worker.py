@@ -22,7 +22,15 @@ import resource
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
+
+# All bound at import, in the pool server: before any student code, which could swap a module
+# in sys.modules, and before Landlock hides the kit's sources from a late import.
+from .. import wire
+from ..checks import Inputs, Namespace, registry
+from . import isolation
+from .tripwire import Tripwire
 
 NO_MORE_JOBS = 113  # a child's exit code for 'the grader closed the job pipe'
 PRELOAD = [
@@ -52,7 +60,7 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _where(exc: BaseException) -> str:
+def _notebook_line(exc: BaseException) -> str:
     """' (cell 7, line 3)' for the innermost frame in notebook code."""
     where = ""
     for frame, line in traceback.walk_tb(exc.__traceback__):
@@ -62,10 +70,11 @@ def _where(exc: BaseException) -> str:
     return where
 
 
-def describe(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
+    """An exception as the student reads it: type, first line of the message, notebook line."""
     text = str(exc).strip().splitlines()
     first = text[0][:300] if text else ""
-    return f"{type(exc).__name__}{': ' + first if first else ''}{_where(exc)}"
+    return f"{type(exc).__name__}{': ' + first if first else ''}{_notebook_line(exc)}"
 
 
 def _on_alarm(signum, frame):
@@ -89,7 +98,7 @@ def run_cells(cells: list[dict], names: dict, timeout: float) -> list[dict]:
         except CellTimeout:
             status = {"index": cell["index"], "ok": False, "error": f"timed out after {timeout:g} s", "timeout": True}
         except BaseException as e:  # SystemExit and KeyboardInterrupt too: the next cell still runs
-            status = {"index": cell["index"], "ok": False, "error": describe(e)}
+            status = {"index": cell["index"], "ok": False, "error": error_text(e)}
         statuses.append(status)
     return statuses
 
@@ -121,6 +130,8 @@ def _tasks_of(uid: int) -> int:
 
 
 def limit_resources(limits: dict, cuda: bool) -> None:
+    """rlimits, so that a submission cannot fill the disk, fork-bomb or eat the machine's memory
+    (the grader's timers still stop it first; these hold when its process ignores signals)."""
     mib = 1 << 20
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits["file_mib"] * mib,) * 2)
@@ -134,68 +145,116 @@ def limit_resources(limits: dict, cuda: bool) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mib"] * mib,) * 2)
 
 
-def child(job_fd: int, result_fd: int, plan) -> int:
-    from .. import wire
-    from ..checks import Inputs, Namespace, registry
-    from . import isolation
-    from .tripwire import Tripwire
+# -- one child, one exercise: the steps of `child`, in the order it takes them ---------------
 
+
+def read_job(job_fd: int) -> dict | None:
+    """This child's job, or None when the grader has closed the pipe. The pipe is closed at once,
+    before any student code: the jobs of later exercises stay out of its reach."""
     try:
         job = wire.read_message(job_fd, 1 << 30, _read_exact)
     except EOFError:
-        return NO_MORE_JOBS
-    os.close(job_fd)  # before any student code: later jobs stay out of reach
+        return None
+    os.close(job_fd)
+    return job
 
-    def send(message: dict) -> None:
-        wire.write_message(result_fd, {"nonce": job["nonce"], **message})
 
-    cuda = any(d.startswith("cuda") for d in job["devices"])
-    writable = [str(p) for p in Path("/dev").glob("nvidia*")] if cuda else []
+def uses_cuda(job: dict) -> bool:
+    """CUDA needs the GPUs' device files writable, and no cap on address space."""
+    return any(d.startswith("cuda") for d in job["devices"])
+
+
+def confine(job: dict, plan) -> dict[str, str]:
+    """Put up the wall (`isolation`) before the first student line runs; returns each layer's
+    state, which the grader checks (and, in strict mode, refuses to go on without)."""
+    writable = [str(p) for p in Path("/dev").glob("nvidia*")] if uses_cuda(job) else []
     # COURSE_SANDBOX_WITHOUT=landlock,... shows how the kit behaves on a host without those layers
     without = frozenset(os.environ.get("COURSE_SANDBOX_WITHOUT", "").split(","))
-    layers = isolation.confine(os.getcwd(), plan, isolation.DEVICES_RW + writable, job["limits"]["disk_mib"], without)
-    send({"kind": "isolation", "layers": layers})
-    if job["strict"] and isolation.missing(layers):
-        return 0  # the grader refuses to go on; no student code has run
-    limit_resources(job["limits"], cuda)
+    return isolation.confine(os.getcwd(), plan, isolation.DEVICES_RW + writable, job["limits"]["disk_mib"], without)
+
+
+def run_notebook(job: dict, names: dict) -> list[dict]:
+    """The submission's cells, in `names`, from torch's defaults: every exercise runs the whole
+    notebook afresh, so one exercise's run never leaks into another's."""
     reset_torch()
-    names: dict = {"__name__": "__main__", "__builtins__": builtins}
-    send({"kind": "cells", "cells": run_cells(job["cells"], names, job["limits"]["cell_timeout"])})
+    return run_cells(job["cells"], names, job["limits"]["cell_timeout"])
+
+
+def bind_references(refs: list[dict], names: dict) -> list[dict]:
+    """Bind the other exercises' names to the reference code, so an exercise is graded on its own
+    code alone. Returns those that could not be defined beside the student's code."""
     failed = []
-    for ref in job["refs"]:
+    for ref in refs:
         try:
             exec(compile(ref["source"], f"<reference {ref['exercise']}>", "exec"), names)
         except BaseException as e:  # e.g. `@annealer` when the student's annealer is wrong
-            failed.append({"exercise": ref["exercise"], "error": describe(e)})
-    send({"kind": "refs", "failed": failed})
-    # Run the exercise's own cell once more, now that the other names are the reference's:
-    # a default argument (`collate_fn=collate`) or a closure must capture those, not the student's.
+            failed.append({"exercise": ref["exercise"], "error": error_text(e)})
+    return failed
+
+
+def rerun_own_cell(job: dict, names: dict) -> list[dict] | None:
+    """Run the exercise's own cell once more, now that the other names are the reference's: a
+    default argument (`collate_fn=collate`) or a closure must capture those, not the student's.
+    None when the cell is not among those run."""
     own = [c for c in job["cells"] if c["index"] == job.get("own_cell")]
-    if own:
-        send({"kind": "own_cell", "cells": run_cells(own, names, job["limits"]["cell_timeout"])})
+    return run_cells(own, names, job["limits"]["cell_timeout"]) if own else None
+
+
+def _probe(check, ns, job: dict, device: str) -> dict:
+    """One probe under a fresh tripwire: its value or its error, and any forbidden call it saw.
+    Only the value's plain encoding (`wire`) leaves; the grader judges it."""
+    tripwire = Tripwire(job["forbidden"])
+    try:
+        with tripwire:
+            value = check.probe(ns, Inputs(job["seed"], check.name, device))
+            if not tripwire.intact():
+                tripwire.hits.append("the grader's call tracing was switched off during the check")
+        reply = {"value": wire.encode(value)}
+    except BaseException as e:
+        reply = {"error": error_text(e)}
+    return {**reply, **({"forbidden": tripwire.hits} if tripwire.hits else {})}
+
+
+def run_probes(job: dict, names: dict) -> Iterator[dict]:
+    """Each asked-for check on each device, one reply each, in the order the grader expects.
+    A generator: each reply is sent as soon as it is made, so a later probe that hangs or
+    crashes the process loses none of those before it."""
     checks = {c.name: c for c in registry(job["module"]).for_exercise(job["exercise"])}
     ns = Namespace(names)
     for device in job["devices"]:
         for name in job["checks"]:
-            reset_torch()
-            wire_ = Tripwire(job["forbidden"])
-            try:
-                with wire_:
-                    value = checks[name].probe(ns, Inputs(job["seed"], name, device))
-                    if not wire_.intact():
-                        wire_.hits.append("the grader's call tracing was switched off during the check")
-                reply = {"value": wire.encode(value)}
-            except BaseException as e:
-                reply = {"error": describe(e)}
-            send(
-                {
-                    "kind": "check",
-                    "name": name,
-                    "device": device,
-                    **reply,
-                    **({"forbidden": wire_.hits} if wire_.hits else {}),
-                }
-            )
+            reset_torch()  # whatever the previous probe changed
+            yield {"kind": "check", "name": name, "device": device, **_probe(checks[name], ns, job, device)}
+
+
+def child(job_fd: int, result_fd: int, plan) -> int:
+    """One exercise in a fresh fork of the sandbox parent; returns the exit code.
+
+    The order is the security argument: the job pipe is closed, then the
+    process confined and limited, before any student code runs. The replies
+    go out in the one order the grader accepts (`box.Sandbox._collect`).
+    """
+    job = read_job(job_fd)
+    if job is None:
+        return NO_MORE_JOBS
+
+    def send(message: dict) -> None:
+        wire.write_message(result_fd, {"nonce": job["nonce"], **message})
+
+    layers = confine(job, plan)
+    send({"kind": "isolation", "layers": layers})
+    if job["strict"] and isolation.missing(layers):
+        return 0  # the grader refuses to go on; no student code has run
+    limit_resources(job["limits"], uses_cuda(job))
+
+    names: dict = {"__name__": "__main__", "__builtins__": builtins}  # the notebook's globals
+    send({"kind": "cells", "cells": run_notebook(job, names)})
+    send({"kind": "refs", "failed": bind_references(job["refs"], names)})
+    own = rerun_own_cell(job, names)
+    if own is not None:
+        send({"kind": "own_cell", "cells": own})
+    for reply in run_probes(job, names):
+        send(reply)
     send({"kind": "done"})
     return 0
 
@@ -235,7 +294,6 @@ def sandbox_plan(course_root: str):
     import torch
 
     from .. import KIT_DIR
-    from . import isolation
 
     kit = KIT_DIR  # the whole installed kit, not just this folder
     solutions = importlib.util.find_spec("solutions")
@@ -245,8 +303,6 @@ def sandbox_plan(course_root: str):
 
 def parent(job_fd: int, result_fd: int, status_fd: int, module: str, plan) -> None:
     """One submission's sandbox parent, forked by the pool server in the submission's folder."""
-    from .. import wire
-    from ..checks import registry
     from .procs import become_subreaper, kill_descendants
 
     registry(module)
