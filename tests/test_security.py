@@ -92,7 +92,9 @@ class Liar(torch.Tensor):
     def equal(self, *a, **k): return True
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
-        return True if func.__name__ in ("allclose", "equal", "__eq__") else super().__torch_function__(func, types, args, kwargs or {})
+        if func.__name__ in ("allclose", "equal", "__eq__"):
+            return True
+        return super().__torch_function__(func, types, args, kwargs or {})
 """
 
 ATTACKS = [
@@ -289,7 +291,8 @@ for p in ["refs.txt", os.path.expanduser("~/refs.txt")]:
         "takes privileges: chown, mount, /etc/passwd",
         """
         for attempt in (lambda: os.chown(".", 1, 1), lambda: open("/etc/passwd", "a"),
-                        lambda: ctypes.CDLL(None, use_errno=True).mount(b"none", b"/", None, 0x4000 | (1 << 18), None) == 0 or 1/0,
+                        lambda: ctypes.CDLL(None, use_errno=True).mount(
+                            b"none", b"/", None, 0x4000 | (1 << 18), None) == 0 or 1/0,
                         lambda: ctypes.CDLL(None, use_errno=True).unshare(0x40000000) == 0 or 1/0):
             try:
                 attempt()
@@ -635,7 +638,7 @@ def graded(course, tmp_path_factory):
     after = {"files": _files_digest(), "sleepers": _sleepers(), "tcp": tcp_got, "udp": udp_got}
     tcp.close()
     udp.close()
-    return dict(zip((a.name for a in ATTACKS), results)), before, after
+    return dict(zip((a.name for a in ATTACKS), results, strict=True)), before, after
 
 
 def test_there_are_enough_attacks():
