@@ -97,6 +97,19 @@ def test_forbidden_function_scores_zero_with_a_reason(course, tmp_path, source):
     assert statuses(r)["log_softmax"] == "passed"
 
 
+def test_a_solution_cell_that_hangs_is_a_timeout_of_its_own_exercise_only(course, tmp_path):
+    # The cell hangs at top level, so it times out while the first exercise runs the notebook;
+    # its own exercise must then say so, not report a malformed reply.
+    hang = "while True: pass\n"
+    path = make_submission(tmp_path, A, "hangs", {"nll": hang})
+    (r,) = grade_files(course, A, [path], cell_timeout=1, exercise_timeout=20)
+    st = statuses(r)
+    assert st["nll"] == "timeout", r["exercises"]
+    nll = next(e for e in r["exercises"] if e["id"] == "nll")
+    assert "did not finish within the cell time limit" in nll["message"] and "malformed" not in nll["message"]
+    assert all(s == "passed" for ex, s in st.items() if ex != "nll"), st
+
+
 def test_a_hanging_cell_is_cut_and_the_submission_limit_holds(course, tmp_path):
     path = make_submission(tmp_path, A, "sleepy", extra_cells=["import time\nwhile True: time.sleep(0.1)"])
     (r,) = grade_files(course, A, [path], cell_timeout=1, exercise_timeout=20)

@@ -173,6 +173,14 @@ class Sandbox:
                 "the notebook's cells did not finish within an earlier exercise's "
                 "time limit, so they were not run again",
             )
+        if job.own_cell in self.skip:
+            # The exercise's own cell hung while an earlier exercise ran the notebook. The child
+            # skips it, so it would send no "own_cell" reply and the run would read as forged.
+            return ExerciseRun(
+                "timeout",
+                f"the exercise's cell (cell {job.own_cell}) did not finish within the cell time limit "
+                f"({self.limits.cell_timeout:g} s) when the notebook ran, so it was not run again",
+            )
         if self.pid is None:
             self._start()
         start = time.monotonic()
