@@ -4,12 +4,19 @@ graded in full, and the machine is left clean. See README, "Security".
 An attack is one submission: the reference notebook with one exercise (`target`) replaced and
 perhaps cells added. Its expectation says what the target must end as:
 
-- "blocked": the target is a *correct* function that first tries the attack and raises
-  "attack succeeded: ..." if it worked; so it passes exactly when the defence held;
+- "blocked": the target is a *correct* function that first tries the attack, which must end in
+  the defence's own error (the PermissionError of a read, the ImportError of an import...); it
+  passes exactly when it did, and otherwise fails saying how the attack ended;
 - "no gain": the target is *wrong* (all zeros) and the attack tries to make it look right;
   it must still score 0;
+- "flagged": an attack no in-process defence can stop (README, "Security"): the report flags it
+  for review, and course.toml can make flags cost the exercise;
 - a status ("forbidden", "error", "timeout", "missing"): the fault is reported as that, with
   a message, and scores 0.
+
+An attack that names layers in `real` is graded once more with those layers or defences
+turned off (COURSE_SANDBOX_WITHOUT), and must then work: the attack is real, and it is that
+layer that stops it. Submissions are graded two at a time, as a class is.
 
 Resource attacks are bounded (at most a few hundred processes, a GiB written, one huge
 allocation refused by the address-space limit), so the suite is safe on a grader without
@@ -18,6 +25,8 @@ a sandbox: there the "blocked" attacks fail their test instead of harming the ma
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import hashlib
 import json
 import os
@@ -25,11 +34,14 @@ import socket
 import subprocess
 import textwrap
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
-from conftest import ROOT, grade_files, make_submission, statuses
+from conftest import ROOT, make_submission, statuses
+
+from autograder.grading import grade
 
 A = "03_minibatch_training"
 pytestmark = pytest.mark.slow
@@ -42,36 +54,79 @@ IMPORTS = (
     "import builtins, ctypes, gc, glob, importlib, inspect, json, math, os, signal, socket, sys, time\n"
     "import numpy as np\nimport torch\n"
 )
+SEED = 1
 
 
 @dataclass
 class Attack:
     name: str
-    expect: str  # "blocked", "no gain", "unreadable" (every exercise error) or a status
+    expect: str  # "blocked", "no gain", "flagged", "unreadable" (every exercise error) or a status
     target: str = "logsumexp"
     source: str | None = None  # the target cell; None keeps the reference
     extra: list[str] = field(default_factory=list)
     edit: Callable[[dict], None] | None = None  # changes the notebook's JSON
     raw: bytes | None = None  # the whole file, instead of a notebook
     error: str = ""  # what the report's `errors` must mention
+    message: str = ""  # what the target's message must say
+    flag: str = ""  # what one of the target's flags must say
+    # COURSE_SANDBOX_WITHOUT: with these layers off the attack must work ("blocked": it says it
+    # succeeded; "forbidden", "no gain": the target passes). It is real, and they stop it.
+    real: str = ""
 
 
-def blocked(name: str, attack: str, once: bool = False, extra: list[str] = ()) -> Attack:
-    """A correct logsumexp that first tries `attack`; the attack sets `won` (what leaked) when it works."""
+# Correct code for the targets of "blocked" attacks: (arguments, body).
+CORRECTS = {
+    "logsumexp": ("x", CORRECT),
+    "nll": ("input, target", "    return -input[range(target.shape[0]), target].mean()\n"),
+}
+PRELUDE = (
+    IMPORTS
+    + """
+class _Won(Exception):
+    "The attack went through."
+
+def _expect(errors, attempt, what):
+    "`attempt` must raise one of `errors`: the defence at work."
+    try:
+        attempt()
+    except errors:
+        return
+    raise _Won(what)
+"""
+)
+
+
+def blocked(
+    name: str,
+    attack: str,
+    raises: str = "",
+    once: bool = False,
+    extra: list[str] = (),
+    target: str = "logsumexp",
+    real: str = "",
+) -> Attack:
+    """A correct `target` that first tries `attack`, which must end in the defence's own error:
+    it raises `raises` ("PermissionError"), or, with `raises` empty, it checks each of its
+    attempts with `_expect`. It names what leaked in `won`. Any other end (it went through, or
+    broke some other way) fails the target, saying which: a broken attack never passes."""
+    args, correct = CORRECTS[target]
     body = textwrap.indent(textwrap.dedent(attack), " " * 8)
-    guard = (
-        "    if globals().get('_tried'):\n        return _finish(x, None)\n    globals()['_tried'] = True\n"
-        if once
-        else ""
-    )
+    caught = f"    except ({raises}):\n        return 'blocked'\n" if raises else ""
+    ending = "'attack succeeded: ' + repr(won)[:200]" if raises else "'blocked'"
     source = (
-        IMPORTS
-        + "def _finish(x, won):\n    assert not won, 'attack succeeded: ' + str(won)[:200]\n"
-        + CORRECT
-        + f"def logsumexp(x):\n{guard}    won = None\n    try:\n{body}\n    except Exception:\n        pass\n"
-        "    return _finish(x, won)\n"
+        PRELUDE
+        + f"def _attack():\n    won = None\n    try:\n{body}\n{caught}"
+        + "    except _Won as e:\n        return 'attack succeeded: ' + str(e)[:200]\n"
+        + "    except Exception as e:\n        return f'unexpected {type(e).__name__}: {e}'[:200]\n"
+        + f"    return {ending}\n"
+        + f"def _{target}({args}):\n{correct}"
+        + f"def {target}({args}):\n"
+        + ("    if '_outcome' not in globals():\n        globals()['_outcome'] = _attack()\n" if once else "")
+        + f"    outcome = {'_outcome' if once else '_attack()'}\n"
+        + "    assert outcome == 'blocked', outcome\n"
+        + f"    return _{target}({args})\n"
     )
-    return Attack(name, "blocked", source=source, extra=list(extra))
+    return Attack(name, "blocked", target=target, source=source, extra=list(extra), real=real)
 
 
 def wrong(name: str, attack: str = "", extra: list[str] = ()) -> Attack:
@@ -80,10 +135,65 @@ def wrong(name: str, attack: str = "", extra: list[str] = ()) -> Attack:
     return Attack(name, "no gain", source=IMPORTS + f"def logsumexp(x):\n{body}\n{ZEROS}", extra=list(extra))
 
 
-def grader_pid() -> str:
-    """Code finding the grader: the parent of the sandbox's parent."""
-    return "int(open(f'/proc/{os.getppid()}/stat').read().rsplit(')', 1)[1].split()[1])"
+def given_cell(grade_id: str, source: str) -> Callable[[dict], None]:
+    """An edit that adds, before the logsumexp cell, a cell with locked cell `grade_id`'s metadata."""
 
+    def add(nb: dict) -> None:
+        meta = json.loads(json.dumps(_cell(nb, grade_id)["metadata"]))
+        cell = {"cell_type": "code", "execution_count": None, "id": "borrowed", "metadata": meta, "outputs": []}
+        nb["cells"].insert(nb["cells"].index(_cell(nb, "logsumexp")), {**cell, "source": source})
+
+    return add
+
+
+# A forbidden call that no static scan sees: its name is built at run time.
+LSE = "getattr(torch, 'logsum' + 'exp')(x, -1)"
+PASS_THROUGH = "lambda self, func, types, args=(), kwargs=None: func(*args, **(kwargs or {}))"
+# Forged replies that carry the reference's own values (@FORGED@: filled in by `forged_values`).
+FORGER = (
+    IMPORTS
+    + """
+VALUES = json.loads(@FORGED@)
+def logsumexp(x):
+    job = next(o for o in gc.get_objects() if isinstance(o, dict) and "nonce" in o and "checks" in o)
+    def put(message):
+        data = json.dumps({"nonce": job["nonce"], **message}).encode()
+        for fd in range(3, 32):
+            try:
+                os.write(fd, len(data).to_bytes(8, "little") + data)
+            except OSError:
+                pass
+    for d in job["devices"]:
+        for n in job["checks"]:
+            put({"kind": "check", "name": n, "device": d, "value": VALUES[n]})
+    put({"kind": "done"})
+    os._exit(0)
+"""
+)
+# Runs before every exercise's checks: leaves, for the exercises graded after it, a file that
+# holds the references it was given.
+LEAVE_REFS = """import gc, json
+_job = next(o for o in gc.get_objects() if isinstance(o, dict) and "refs" in o and "exercise" in o)
+with open(f"left-by-{_job['exercise']}.txt", "w") as _f:
+    json.dump(_job["refs"], _f)
+"""
+# In every exercise: starts processes up to the limit and signals every process it may, for 1.5 s.
+STORM = """import os, signal, time
+_end = time.time() + 1.5
+while time.time() < _end:
+    for _ in range(50):
+        try:
+            if os.fork() == 0:
+                time.sleep(30)
+                os._exit(0)
+        except OSError:
+            break
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except OSError:
+        pass
+    time.sleep(0.01)
+"""
 
 LIAR_SUBCLASS = """
 class Liar(torch.Tensor):
@@ -174,175 +284,168 @@ def logsumexp(x):
                     return v
             f = f.f_back""",
     ),
-    wrong(
-        "forges every remaining reply with the job's nonce",
-        attack="""
-        nonce = next(o["nonce"] for o in gc.get_objects() if isinstance(o, dict) and "nonce" in o and "checks" in o)
-        job = next(o for o in gc.get_objects() if isinstance(o, dict) and o.get("nonce") == nonce and "checks" in o)
-        for fd in range(3, 32):
-            for d in job["devices"]:
-                for n in job["checks"]:
-                    msg = json.dumps({"nonce": nonce, "kind": "check", "name": n, "device": d, "value": 2.0}).encode()
-                    try:
-                        os.write(fd, len(msg).to_bytes(8, "little") + msg)
-                    except OSError:
-                        pass
-            done = json.dumps({"nonce": nonce, "kind": "done"}).encode()
-            try:
-                os.write(fd, len(done).to_bytes(8, "little") + done)
-            except OSError:
-                pass
-        os._exit(0)""",
-    ),
+    Attack("forges every remaining reply with the job's nonce", "flagged", source=FORGER, flag="(gc)"),
     wrong(
         "replaces the worker's encoder",
         attack="""
-        wire = sys.modules["autograder.wire"]
-        wire.encode = lambda v: {"type": "float", "value": 1.0}""",
+        try:
+            wire = sys.modules["autograder.wire"]
+        except KeyError:
+            wire = None
+        if wire is not None:  # the encoder turns the input it is handed into the right answer
+            real = wire.encode
+            wire.encode = lambda v, depth=0: real(getattr(torch, "logsum" + "exp")(v, -1) if depth == 0 else v, depth)
+            return x""",
     ),
-    # -- reference, checks and sources are out of reach -------------------------------------------
+    # -- reference, checks, sources and the kit are out of reach ----------------------------------
     blocked(
         "reads the reference solutions from disk",
-        """
-        won = open(os.path.join(sys.argv[5], "solutions", "minibatch_training.py")).read()""",
+        f'won = open("{ROOT}/solutions/minibatch_training.py").read()',
+        raises="PermissionError",
+        real="landlock",
     ),
     blocked(
         "imports the reference solutions",
-        """
-        won = importlib.import_module("solu" + "tions.minibatch_training")""",
+        'won = importlib.import_module("solu" + "tions.minibatch_training")',
+        raises="ImportError",
     ),
     blocked(
         "reads the checks' and grader's sources",
-        """
-        won = inspect.getsource(sys.modules["autograder.checks.minibatch_training"])""",
+        f'won = open("{ROOT}/autograder/checks/minibatch_training.py").read()',
+        raises="PermissionError",
+        real="landlock",
     ),
     blocked(
         "reads the source notebook's hidden tests and course.toml",
-        """
-        root = sys.argv[5]
-        for p in glob.glob(root + "/source/*/*.ipynb") + [root + "/course.toml"]:
-            won = open(p).read()""",
+        f"""
+        _expect(PermissionError, lambda: open("{ROOT}/source/{A}/{A}.ipynb").read(), "the source notebook")
+        _expect(PermissionError, lambda: open("{ROOT}/course.toml").read(), "course.toml")""",
+        real="landlock",
     ),
     blocked(
+        "finds the kit's modules",
+        'won = sys.modules["autograder.checks.minibatch_training"]',
+        raises="KeyError",
+        real="seal",
+    ),
+    blocked("imports the kit", 'won = importlib.import_module("autograder.checks")', raises="ImportError", real="seal"),
+    blocked(
         "lists other submissions' sandboxes",
-        """
-        mine = os.path.realpath(os.getcwd())
-        won = [p for p in glob.glob("/tmp/course-sandbox-*") if os.path.realpath(p) != mine and os.listdir(p)]""",
+        'won = [n for n in os.listdir("/tmp") if n.startswith("course-sandbox-")]',
+        raises="PermissionError",
+        real="landlock",
     ),
     blocked(
         "carries other exercises' references over to its own exercise",
         """
-        won = open("refs.txt").read() if "def logsumexp" in open("refs.txt").read() else None""",
-        extra=[
-            """import gc, os
-refs = [r["source"] for o in gc.get_objects() if isinstance(o, dict) and "refs" in o and isinstance(o["refs"], list)
-        for r in o["refs"] if isinstance(r, dict)]
-for p in ["refs.txt", os.path.expanduser("~/refs.txt")]:
-    try:
-        if refs:
-            open(p, "a").write("\\n".join(refs))
-    except OSError:
-        pass"""
-        ],
+        won = [open(p).read()[:100] for p in glob.glob("left-by-*.txt") if p != "left-by-nll.txt"]
+        if not won:
+            raise FileNotFoundError("nothing left by the exercises graded before")""",
+        raises="FileNotFoundError",
+        target="nll",
+        extra=[LEAVE_REFS],
+        real="namespaces",
     ),
     blocked(
         "reads the grader's environment",
-        f'''
-        won = [k for k in os.environ if "{SECRET}" in os.environ[k]]
-        won = won or ("{SECRET}" in open(f"/proc/{{{grader_pid()}}}/environ").read() and "/proc environ")''',
+        f"""
+        if any("{SECRET}" in v for v in os.environ.values()):
+            raise _Won("the grader's secret, in its own environment")
+        won = open("/proc/@GRADER@/environ", "rb").read()""",
+        raises="PermissionError",
+        real="user,landlock",
     ),
     # -- isolation of the process -----------------------------------------------------------------
     blocked(
         "connects to a server on the host",
-        '''
-        s = socket.create_connection(("127.0.0.1", PORT), timeout=2)
+        """
+        s = socket.create_connection(("127.0.0.1", @PORT@), timeout=2)
         s.sendall(b"pwned")
-        won = "a TCP connection to the host"''',
+        won = "a TCP connection to the host\"""",
+        raises="OSError",
         once=True,
+        real="namespaces,landlock",
     ),
     blocked(
         "sends UDP to the host",
-        '''
+        """
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.sendto(b"pwned", ("127.0.0.1", UDP_PORT))
-        won = "a UDP datagram sent"''',
+        u.sendto(b"pwned", ("127.0.0.1", @UDP_PORT@))
+        won = "a UDP datagram sent\"""",
+        raises="OSError",
         once=True,
+        real="namespaces",
     ),
     blocked(
         "writes outside its folder",
-        f'''
-        # existing files of the grader's are opened for appending but not written: harmless without a sandbox
-        for p in ["{ROOT}/course.toml", "{ROOT}/autograder/__init__.py",
-                  os.environ.get("MPLCONFIGDIR", "/nonexistent") + "/fontlist-v390.json"]:
-            try:
-                open(p, "a").close()
-                won = p
-            except OSError:
-                pass
-        for p in ["{CANARY}", "{ROOT}/course-attack-canary", os.path.expanduser("~/../course-attack-canary")]:
-            try:
-                open(p, "w").write("pwned")
-                won = p
-            except OSError:
-                pass''',
+        f"""
+        for p in ["{ROOT}/course.toml", "{ROOT}/autograder/__init__.py", "{ROOT}/course-attack-canary", "@CANARY@"]:
+            _expect(PermissionError, lambda: open(p, "a").close(), p)""",
         once=True,
+        real="landlock",
     ),
     blocked(
-        "takes privileges: chown, mount, /etc/passwd",
+        "takes privileges: chown, mount, unshare, /etc/passwd",
         """
-        for attempt in (lambda: os.chown(".", 1, 1), lambda: open("/etc/passwd", "a"),
-                        lambda: ctypes.CDLL(None, use_errno=True).mount(
-                            b"none", b"/", None, 0x4000 | (1 << 18), None) == 0 or 1/0,
-                        lambda: ctypes.CDLL(None, use_errno=True).unshare(0x40000000) == 0 or 1/0):
-            try:
-                attempt()
-                won = "a privileged call worked"
-            except Exception:
-                pass""",
+        libc = ctypes.CDLL(None, use_errno=True)
+        def privileged(call, *args):
+            if getattr(libc, call)(*args) != 0:
+                raise PermissionError(ctypes.get_errno(), call)
+        _expect(PermissionError, lambda: os.chown(".", 1, 1), "chown")
+        _expect(PermissionError, lambda: open("/etc/passwd", "a"), "/etc/passwd")
+        _expect(PermissionError, lambda: privileged("mount", b"none", b"/", None, 0x4000 | (1 << 18), None), "mount")
+        _expect(PermissionError, lambda: privileged("unshare", 0x40000000), "unshare")""",
         once=True,
+        real="user",
     ),
     blocked(
-        "signals the grader and kills its sandbox parent",
-        f'''
-        try:
-            os.kill({grader_pid()}, 0)
-            won = "could signal the grader"
-        except OSError:
-            pass
+        "signals the grader",
+        'os.kill(@GRADER@, 0)\nwon = "could signal the grader"',
+        raises="PermissionError",
+        real="user,landlock",
+    ),
+    blocked(
+        "kills its sandbox parent",
+        """
         os.kill(os.getppid(), signal.SIGKILL)
         time.sleep(1)
-        won = won or "killed the sandbox parent"''',
+        won = "killed the sandbox parent\"""",
+        raises="PermissionError",
         once=True,
     ),
     blocked(
         "reads the grader's memory",
-        f'''
-        won = open(f"/proc/{{{grader_pid()}}}/mem", "rb") and "opened /proc/<grader>/mem"''',
+        'won = open("/proc/@GRADER@/mem", "rb") and "opened /proc/<grader>/mem"',
+        raises="PermissionError",
+        real="user,landlock",
     ),
     blocked(
         "opens thousands of files",
-        '''
+        """
         fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(5000)]
-        won = f"{len(fds)} files open"''',
+        won = f"{len(fds)} files open\"""",
+        raises="OSError",
         once=True,
     ),
     blocked(
         "writes one huge file",
-        '''
+        """
         with open("big", "wb") as f:
             for _ in range(100):
                 f.write(b"x" * (1 << 20))
-        won = "a 100 MiB file"''',
+        won = "a 100 MiB file\"""",
+        raises="OSError",
         once=True,
     ),
     blocked(
         "fills the disk",
-        '''
+        """
         for i in range(20):
             with open(f"fill{i}", "wb") as f:
                 for _ in range(50):
                     f.write(b"x" * (1 << 20))
-        won = "1000 MiB written"''',
+        won = "1000 MiB written\"""",
+        raises="OSError",
         once=True,
     ),
     # -- processes ends with the exercise ---------------------------------------------------------
@@ -406,7 +509,7 @@ def logsumexp(x):
     Attack("raises KeyboardInterrupt", "failed", source="def logsumexp(x):\n    raise KeyboardInterrupt\n"),
     Attack(
         "raises an exception whose str raises",
-        "error",
+        "failed",
         source="class Evil(Exception):\n    def __str__(self):\n        raise RuntimeError('no')\n"
         "def logsumexp(x):\n    raise Evil()\n",
     ),
@@ -430,6 +533,7 @@ def logsumexp(x):
         "getattr with a built name",
         "forbidden",
         source="import torch\ndef logsumexp(x):\n    return getattr(torch, 'logsum' + 'exp')(x, -1)\n",
+        real="tripwire",
     ),
     Attack(
         "an alias made in another cell",
@@ -489,12 +593,70 @@ class DataLoader(_data.DataLoader):
     Attack(
         "switches the tracing off",
         "forbidden",
+        source=IMPORTS + f"def logsumexp(x):\n    sys.setprofile(None)\n    return {LSE}\n",
+        real="tripwire",
+    ),
+    Attack(
+        "forges a given cell's file name",
+        "forbidden",
         source=IMPORTS
-        + """
+        + f'_src = "def _lse(x):\\n    return {LSE}\\n"\n'
+        + 'exec(compile(_src, "<given 1>", "exec"))\n'
+        + "def logsumexp(x):\n    return _lse(x)\n",
+        flag="code built at run time (compile)",
+        real="tripwire",
+    ),
+    Attack(
+        "borrows a given cell's id",
+        "forbidden",
+        source="def logsumexp(x):\n    return _lse(x)\n",
+        edit=given_cell("given_imports", f"import torch\ndef _lse(x):\n    return {LSE}\n"),
+        error="'given_imports' is used by 2 cells",
+        real="tripwire",
+    ),
+    Attack(
+        "forges a torch file name",
+        "forbidden",
+        target="nll",
+        # the reference Dataset (trusted) indexes an object whose __getitem__ claims to be torch's
+        source=IMPORTS
+        + "import torch.nn.functional as F\n"
+        + "_src = \"def _item(self, i):\\n    return getattr(F, 'nll_' + 'loss')(self.input, self.target)\\n\"\n"
+        + "_ns = {'F': F}\n"
+        + "exec(compile(_src, torch.__file__, 'exec'), _ns)\n"
+        + "class _Box:\n    __getitem__ = _ns['_item']\n    def __len__(self):\n        return 1\n"
+        + "def nll(input, target):\n    box = _Box()\n    box.input, box.target = input, target\n"
+        + "    return Dataset(box, box)[0][0]\n",
+        real="tripwire",
+    ),
+    Attack(
+        "patches the tripwire through sys.modules",
+        "forbidden",
+        source=IMPORTS
+        + f"""
+_tw = sys.modules.get("autograder.sandbox.tripwire")
+if _tw is not None:
+    _tw.Tripwire.__torch_function__ = {PASS_THROUGH}
+    _tw.Tripwire._profile = lambda self, frame, event, arg: None
 def logsumexp(x):
-    sys.setprofile(None)
-    return getattr(torch, "logsum" + "exp")(x, -1)
+    return {LSE}
 """,
+        real="seal",
+    ),
+    Attack(
+        "reaches the tripwire through gc",
+        "forbidden",
+        source=IMPORTS
+        + f"""
+def logsumexp(x):
+    for o in gc.get_objects():
+        if isinstance(o, type) and o.__name__ == "Tripwire":
+            o.__torch_function__ = {PASS_THROUGH}
+    return {LSE}
+""",
+        message="the grader's own code was changed",
+        flag="(gc)",
+        real="seal",
     ),
     # -- tampering --------------------------------------------------------------------------------
     Attack(
@@ -603,21 +765,19 @@ def _sleepers() -> list[str]:
     return [line for line in out if ("sleep(600)" in line or "course-attack" in line) and " Z" not in line]
 
 
-@pytest.fixture(scope="module")
-def graded(course, tmp_path_factory):
-    """Every attack graded in one batch, with the machine's state before and after."""
-    tmp = tmp_path_factory.mktemp("attacks")
-    tcp, tcp_got = _listener(socket.SOCK_STREAM)
-    udp, _ = _listener(socket.SOCK_DGRAM)
-    ports = {"PORT": str(tcp.getsockname()[1]), "UDP_PORT": str(udp.getsockname()[1])}
+def _fill(text: str | None, blanks: dict[str, str]) -> str | None:
+    """`text` with each @NAME@ replaced: ports, the grader's pid, the canary, forged values."""
+    for k, v in blanks.items():
+        text = text.replace(f"@{k}@", v) if text else text
+    return text
+
+
+def _submissions(tmp: Path, attacks: list[Attack], blanks: dict[str, str]) -> list[Path]:
     paths = []
-    for i, attack in enumerate(ATTACKS):
-        source = attack.source
-        for k, v in ports.items():
-            source = source.replace(f"({k})", f"({v})").replace(f", {k})", f", {v})") if source else source
-        path = make_submission(
-            tmp, A, f"attack{i:02d}", {attack.target: source} if source else None, extra_cells=attack.extra
-        )
+    for i, attack in enumerate(attacks):
+        source = _fill(attack.source, blanks)
+        extra = [_fill(e, blanks) for e in attack.extra]
+        path = make_submission(tmp, A, f"attack{i:02d}", {attack.target: source} if source else None, extra_cells=extra)
         if attack.edit:
             nb = json.loads(path.read_text())
             attack.edit(nb)
@@ -625,10 +785,60 @@ def graded(course, tmp_path_factory):
         if attack.raw is not None:
             path.write_bytes(attack.raw)
         paths.append(path)
+    return paths
+
+
+def _grade(course, paths: list[Path], workers: int = 2) -> list[dict]:
+    """Graded two at a time, as a class is: other submissions' sandboxes exist beside each one."""
+    course = dataclasses.replace(course, limits=dataclasses.replace(course.limits, exercise_timeout=15))
+    return grade.grade(course, A, [(p.stem, p) for p in paths], ["cpu"], SEED, workers=workers)
+
+
+@contextlib.contextmanager
+def _without(layers: str) -> Iterator[None]:
+    """COURSE_SANDBOX_WITHOUT=layers while grading (the pool passes it to the sandbox)."""
+    old = os.environ.get("COURSE_SANDBOX_WITHOUT")
+    os.environ["COURSE_SANDBOX_WITHOUT"] = layers
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["COURSE_SANDBOX_WITHOUT"]
+        else:
+            os.environ["COURSE_SANDBOX_WITHOUT"] = old
+
+
+@pytest.fixture(scope="module")
+def forged(course) -> str:
+    """The reference's own values for logsumexp's checks, as the wire carries them: what a forger
+    would need, handed to it (a Python literal of JSON)."""
+    from autograder import wire
+    from autograder.checks import Inputs, registry
+    from autograder.grading.reference import Reference
+
+    ref = Reference(course, course.assignment(A))
+    checks = registry(ref.assignment.module).for_exercise("logsumexp")
+    return repr(json.dumps({c.name: wire.encode(c.probe(ref.namespace, Inputs(SEED, c.name, "cpu"))) for c in checks}))
+
+
+@pytest.fixture(scope="module")
+def graded(course, forged, tmp_path_factory):
+    """Every attack graded in one batch, with the machine's state before and after."""
+    tmp = tmp_path_factory.mktemp("attacks")
+    tcp, tcp_got = _listener(socket.SOCK_STREAM)
+    udp, _ = _listener(socket.SOCK_DGRAM)
+    blanks = {
+        "PORT": str(tcp.getsockname()[1]),
+        "UDP_PORT": str(udp.getsockname()[1]),
+        "GRADER": str(os.getpid()),
+        "CANARY": CANARY,
+        "FORGED": forged,
+    }
+    paths = _submissions(tmp, ATTACKS, blanks)
     before = {"files": _files_digest(), "sleepers": _sleepers()}
     os.environ["COURSE_TEST_SECRET"] = SECRET  # the grader's environment holds a secret
     try:
-        results = grade_files(course, A, paths, exercise_timeout=15)
+        results = _grade(course, paths)
     finally:
         del os.environ["COURSE_TEST_SECRET"]
     try:
@@ -641,8 +851,50 @@ def graded(course, tmp_path_factory):
     return dict(zip((a.name for a in ATTACKS), results, strict=True)), before, after
 
 
+REAL = [a for a in ATTACKS if a.real]
+
+
+@pytest.fixture(scope="module")
+def graded_without(course, forged, tmp_path_factory) -> dict[str, dict]:
+    """Each attack with `real` graded again with those layers off, one batch per set of layers."""
+    tmp = tmp_path_factory.mktemp("attacks-without")
+    tcp, _ = _listener(socket.SOCK_STREAM)
+    udp, _ = _listener(socket.SOCK_DGRAM)
+    canary = CANARY + "-without"
+    blanks = {
+        "PORT": str(tcp.getsockname()[1]),
+        "UDP_PORT": str(udp.getsockname()[1]),
+        "GRADER": str(os.getpid()),
+        "CANARY": canary,
+        "FORGED": forged,
+    }
+    out = {}
+    try:
+        for layers in sorted({a.real for a in REAL}):
+            group = [a for a in REAL if a.real == layers]
+            (tmp / layers).mkdir()
+            with _without(layers):
+                results = _grade(course, _submissions(tmp / layers, group, blanks))
+            out.update(zip((a.name for a in group), results, strict=True))
+    finally:
+        tcp.close()
+        udp.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(canary)
+    return out
+
+
+def _target(result: dict, attack: Attack) -> dict:
+    return next(e for e in result["exercises"] if e["id"] == attack.target)
+
+
 def test_there_are_enough_attacks():
     assert len(ATTACKS) >= 30
+
+
+def test_every_layer_and_defence_has_attacks_shown_to_be_real():
+    shown = {layer for a in REAL for layer in a.real.split(",")} | {"slots"}  # slots: the storm below
+    assert shown >= {"namespaces", "user", "landlock", "slots", "tripwire", "seal"}
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
@@ -654,12 +906,14 @@ def test_the_attack_gains_nothing_and_the_rest_is_graded(graded, course, attack)
         assert set(statuses(r).values()) == {"error"} and r["score"] == 0
         assert f"{r['student']}.ipynb" in r["errors"][0], "the error names the file"
         return
-    ex = next(e for e in r["exercises"] if e["id"] == attack.target)
+    ex = _target(r, attack)
     why = [(c["name"], c["message"]) for c in ex["checks"] if not c["passed"]][:3]
     if attack.expect == "blocked":
         assert ex["status"] == "passed", f"the attack was not blocked: {ex['message']} {why}"
     elif attack.expect == "no gain":
         assert ex["score"] == 0, f"the attack gained points: {ex}"
+    elif attack.expect == "flagged":
+        pass  # the flag below is what shows it
     else:
         assert ex["status"] == attack.expect and ex["score"] == (ex["max_score"] if attack.expect == "passed" else 0), (
             ex["status"],
@@ -667,10 +921,23 @@ def test_the_attack_gains_nothing_and_the_rest_is_graded(graded, course, attack)
             why,
         )
         assert attack.expect == "passed" or ex["message"] or why
+    assert attack.message in ex["message"], ex["message"]
+    assert not attack.flag or any(attack.flag in f for f in ex.get("flags", [])), ex.get("flags")
     honest = {k: v for k, v in statuses(r).items() if k != attack.target}
     assert set(honest.values()) == {"passed"}, [
         (e["id"], e["message"]) for e in r["exercises"] if e["id"] in honest and e["status"] != "passed"
     ]
+
+
+@pytest.mark.parametrize("attack", REAL, ids=[f"{a.name} (without {a.real})" for a in REAL])
+def test_the_attack_works_without_its_defence(graded_without, attack):
+    """The same attack with its layers off: it works, so the attack is real and they stop it."""
+    ex = _target(graded_without[attack.name], attack)
+    messages = [c["message"] for c in ex["checks"] if not c["passed"]]
+    if attack.expect == "blocked":
+        assert any("attack succeeded" in m for m in messages), (ex["status"], messages[:3])
+    else:
+        assert ex["status"] == "passed", (ex["status"], ex["message"], messages[:3])
 
 
 def test_the_machine_is_left_clean(graded):
@@ -686,6 +953,42 @@ def test_the_report_says_which_isolation_was_in_force(graded):
     layers = results["getattr with a built name"]["isolation"]
     assert set(layers) == {"namespaces", "user", "filesystem", "signals", "network"}
     assert all(isinstance(v, str) and v for v in layers.values())
+
+
+def test_flags_cost_the_exercise_where_course_toml_says_so(course, forged, tmp_path):
+    """The forger wins in its own process; flagged, it scores 0 where flags are forbidden."""
+    forger = next(a for a in ATTACKS if a.source == FORGER)
+    path = _submissions(tmp_path, [forger], {"FORGED": forged})
+    strict = dataclasses.replace(course, flags_forbidden=True)
+    (r,) = _grade(strict, path, workers=1)
+    ex = _target(r, forger)
+    assert ex["status"] == "forbidden" and ex["score"] == 0, ex
+    assert ex["message"].startswith("flagged for review") and any("(gc)" in f for f in ex["flags"])
+
+
+def _storm_beside_honest(course, tmp: Path) -> list[dict]:
+    """A process storm (in every exercise: processes up to the limit, and a signal to every process
+    it may send one to) graded in one slot while three honest submissions are graded in the other."""
+    storm = make_submission(tmp, A, "storm", extra_cells=[STORM])
+    honest = [make_submission(tmp, A, f"honest{i}") for i in range(3)]
+    return _grade(course, [storm, *honest], workers=2)[1:]
+
+
+def test_a_process_storm_leaves_the_submission_beside_it_alone(course, tmp_path):
+    for r in _storm_beside_honest(course, tmp_path):
+        assert r["score"] == r["max_score"], [
+            (e["id"], e["message"]) for e in r["exercises"] if e["status"] != "passed"
+        ]
+        if os.getuid() == 0:  # each slot its own uid
+            assert "this submission's own" in r["isolation"]["user"], r["isolation"]
+
+
+def test_a_process_storm_is_real_when_slots_share_a_uid(course, tmp_path):
+    """The same storm where every slot runs as one uid and signals are not scoped: it reaches the
+    submission beside it, so the uid per slot is what stops it (Landlock's signal scope too)."""
+    with _without("slots,landlock"):
+        honest = _storm_beside_honest(course, tmp_path)
+    assert any(r["score"] < r["max_score"] for r in honest), [r["score"] for r in honest]
 
 
 def _grade_perfect(tmp_path, *flags: str) -> tuple[int, str, dict | None]:

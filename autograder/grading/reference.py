@@ -55,6 +55,12 @@ class Reference:
         """Locked cells of the release by grade_id: the student may not change them."""
         return {c.grade_id: c for c in self.release.cells if c.locked and c.grade_id}
 
+    def unchanged(self, cell: notebook.Cell) -> bool:
+        """`cell` is a locked cell of the release, as released: its own checksum matches the one of
+        that id (a cell that borrows a locked cell's id has another checksum)."""
+        locked = self.locked.get(cell.grade_id or "")
+        return locked is not None and cell.checksum == locked.checksum
+
     def skippable(self, grade_id: str | None) -> bool:
         """Released demo and test cells: not needed to grade, so not run when unchanged."""
         cell = self.locked.get(grade_id or "")

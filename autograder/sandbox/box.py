@@ -113,6 +113,7 @@ class Sandbox:
         self.skip: set[int] = set()  # cells that timed out once are not run again
         self.cells_hung = False  # the cells never finished: every exercise would wait again
         self.pid: int | None = None  # the sandbox parent
+        self.slot: int | None = pool.take_slot()  # as root, the uid its processes run as
         self.workdir = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
 
     # -- lifecycle ----------------------------------------------------------
@@ -121,7 +122,9 @@ class Sandbox:
         self.result_r, result_w = os.pipe()
         self.status_r, status_w = os.pipe()
         try:
-            self.pid = self.pool.spawn(self.module, self.workdir, env(self.workdir), (job_r, result_w, status_w))
+            self.pid = self.pool.spawn(
+                self.module, self.workdir, env(self.workdir), (job_r, result_w, status_w), self.slot or 0
+            )
         except PoolError as e:
             raise SandboxError(str(e)) from None
         finally:
@@ -157,6 +160,9 @@ class Sandbox:
     def close(self) -> None:
         self._stop()
         shutil.rmtree(self.workdir, ignore_errors=True)
+        if self.slot is not None:  # only once its processes are gone: the next sandbox may take it
+            self.pool.free_slot(self.slot)
+            self.slot = None
 
     def __enter__(self) -> Sandbox:
         return self

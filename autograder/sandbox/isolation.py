@@ -10,10 +10,14 @@ it and reported either way, so a report says which isolation was in force:
   size-capped tmpfs, so nothing the submission writes reaches the disk.
   As root directly; otherwise inside a new user namespace (Linux >= 3.8, if
   the host allows unprivileged user namespaces).
-- user: when the grader runs as root, the submission runs as `nobody`.
+- user: when the grader runs as root, each submission graded at once (its
+  slot) runs as a uid of its own, from a block of `SLOTS` uids that no
+  account has and no file can belong to (`uid_block`), held by one pool at
+  a time: the process budget (RLIMIT_NPROC counts per uid), /proc and
+  signals are one submission's, and two graders on one host never share.
   Where Python sits in a folder closed to others (pyenv under /root), a
   tmpfs over that folder, in the child's mount namespace, holds only bind
-  mounts of the Python folders, so `nobody` reaches Python and nothing
+  mounts of the Python folders, so that uid reaches Python and nothing
   else there. Where even that is impossible, the child stays uid 0 with
   every capability dropped for good (locked securebits).
 - Landlock (Linux >= 5.13): the submission may read only the system, Python
@@ -30,9 +34,11 @@ Landlock binding in the standard library, and the calls are small.
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import os
 import pwd
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +55,10 @@ REFER, TRUNCATE = 1 << 13, 1 << 14
 NET_BIND_TCP, NET_CONNECT_TCP = 1, 2
 SCOPE_ABSTRACT_UNIX_SOCKET, SCOPE_SIGNAL = 1, 2
 READ = EXECUTE | READ_FILE | READ_DIR
+
+# Sandbox uids: blocks of SLOTS in 0x72000000.., inside the range systemd documents as unused
+# (1879048192..2147352575: above container ranges, below the uids tools read as negative).
+FIRST_UID, SLOTS, BLOCKS = 0x72000000, 256, 4096
 
 SYSTEM_DIRS = ["/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys", "/dev"]
 DEVICES_RW = ["/dev/null", "/dev/zero", "/dev/full", "/dev/urandom", "/dev/random"]
@@ -186,7 +196,7 @@ def _reveal(closed: dict[str, list[str]]) -> None:
                 os.close(fd)
 
 
-def _namespaces(workdir: str, disk_mib: int, uid: int, plan: Plan) -> None:
+def _namespaces(workdir: str, disk_mib: int, uid: int, owner: int | None, plan: Plan) -> None:
     """New network and mount namespaces; the working directory becomes a fresh tmpfs."""
     if os.getuid() == 0:
         _check(_libc.unshare(CLONE_NEWNET | CLONE_NEWNS), "unshare")
@@ -198,27 +208,25 @@ def _namespaces(workdir: str, disk_mib: int, uid: int, plan: Plan) -> None:
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-    owner = pwd.getpwnam("nobody") if os.getuid() == 0 and plan.as_nobody else None
-    opts = f"size={disk_mib}m,mode=0700" + (f",uid={owner.pw_uid},gid={owner.pw_gid}" if owner else "")
+    opts = f"size={disk_mib}m,mode=0700" + (f",uid={owner},gid={owner}" if owner is not None else "")
     _check(
         _libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts.encode()),
         "mount tmpfs on the working directory",
     )
     os.chdir(workdir)  # the old cwd is the folder under the new mount
-    if owner:
+    if owner is not None:
         _reveal(plan.closed)
 
 
-def _become_nobody() -> int:
-    nobody = pwd.getpwnam("nobody")
+def _become(uid: int) -> int:
     os.setgroups([])
-    os.setresgid(nobody.pw_gid, nobody.pw_gid, nobody.pw_gid)
-    os.setresuid(nobody.pw_uid, nobody.pw_uid, nobody.pw_uid)
-    return nobody.pw_uid
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    return uid
 
 
-def _nobody_can_read(paths: list[str], closed: dict[str, list[str]]) -> bool:
-    """Whether a child confined as `nobody` may open each of `paths` (tried in a fork)."""
+def _can_read_as(uid: int, paths: list[str], closed: dict[str, list[str]]) -> bool:
+    """Whether a child confined as `uid` may open each of `paths` (tried in a fork)."""
     pid = os.fork()
     if pid == 0:
         code = 1
@@ -227,7 +235,7 @@ def _nobody_can_read(paths: list[str], closed: dict[str, list[str]]) -> bool:
                 _check(_libc.unshare(CLONE_NEWNS), "unshare")
                 _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
                 _reveal(closed)
-            _become_nobody()
+            _become(uid)
             for p in paths:
                 os.close(os.open(p, os.O_RDONLY))
             code = 0
@@ -238,19 +246,72 @@ def _nobody_can_read(paths: list[str], closed: dict[str, list[str]]) -> bool:
 
 @dataclass(frozen=True)
 class Plan:
-    """Worked out once in the sandbox parent, applied in every child."""
+    """Worked out once in the pool server, applied in every child."""
 
     readable: list[str]  # what a submission may read
-    closed: dict[str, list[str]]  # folders closed to nobody -> readable paths below them
-    as_nobody: bool  # run as nobody (the grader runs as root and nobody can read Python)
+    closed: dict[str, list[str]]  # folders closed to others -> readable paths below them
+    first_uid: int | None  # slot 0's uid: the grader runs as root and such a uid can read Python
+    lock_fd: int | None = None  # holds the uid block for the pool server's lifetime
+
+
+def _owns_nothing(uids: range) -> bool:
+    """No account has any of `uids` (files are another matter: none should, in this range)."""
+    for uid in uids:
+        try:
+            pwd.getpwuid(uid)
+            return False
+        except KeyError:
+            continue
+    return True
+
+
+def uid_block() -> tuple[int, int] | None:
+    """A block of SLOTS uids no other pool on this host holds (an flock on a file per block, let go
+    when the pool server ends, however it ends): (its first uid, the lock's fd), or None."""
+    folder = Path(tempfile.gettempdir()) / "course-kit-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != 0 or folder.stat().st_mode & 0o077:
+        return None  # someone else's folder: its locks prove nothing
+    for block in range(BLOCKS):
+        first = FIRST_UID + block * SLOTS
+        fd = os.open(folder / f"{first}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            continue
+        if _owns_nothing(range(first, first + SLOTS)):
+            return first, fd
+        os.close(fd)
+    return None
 
 
 def plan(denied: list[Path], probe: list[str]) -> Plan:
     """`probe`: files a child must be able to read (Python's os.py, torch's __init__.py)."""
     readable = readable_paths(denied)
     closed = closed_ancestors(readable)
-    as_nobody = os.getuid() == 0 and (_nobody_can_read(probe, {}) or bool(closed) and _nobody_can_read(probe, closed))
-    return Plan(readable, closed, as_nobody)
+    block = uid_block() if os.getuid() == 0 else None
+    if block is None:
+        return Plan(readable, closed, None)
+    first, fd = block
+    if _can_read_as(first, probe, {}) or bool(closed) and _can_read_as(first, probe, closed):
+        return Plan(readable, closed, first, fd)
+    os.close(fd)
+    return Plan(readable, closed, None)
+
+
+def let_go(plan: Plan) -> None:
+    """In a sandbox parent: close our copy of the block's lock, so no student code can unlock it."""
+    if plan.lock_fd is not None:
+        os.close(plan.lock_fd)
+
+
+def uid_for(plan: Plan, slot: int, without: frozenset[str] = frozenset()) -> int | None:
+    """The uid slot `slot` runs as, or None where the grader cannot switch users. Without "slots"
+    (COURSE_SANDBOX_WITHOUT=slots) every slot shares one, as `nobody` once was shared."""
+    if plan.first_uid is None or "user" in without:
+        return None
+    return plan.first_uid + (0 if "slots" in without else slot % SLOTS)
 
 
 PR_CAPBSET_DROP, PR_SET_SECUREBITS, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 24, 28, 47, 4
@@ -270,28 +331,37 @@ def _drop_capabilities() -> None:
     _check(_libc.capset(header, data), "capset")
 
 
-def _drop_root(plan: Plan, namespaces: bool) -> str:
-    if plan.as_nobody and (namespaces or not plan.closed):
-        return f"nobody (uid {_become_nobody()}), the grader runs as root"
+def _drop_root(plan: Plan, namespaces: bool, slot_uid: int | None, slot: int) -> str:
+    if slot_uid is not None and (namespaces or not plan.closed):
+        whose = (
+            "shared by every slot" if slot_uid == plan.first_uid and slot else f"this submission's own (slot {slot})"
+        )
+        return f"uid {_become(slot_uid)}, {whose}; the grader runs as root"
     _drop_capabilities()
-    return "uid 0 with every capability dropped (nobody cannot read this Python installation)"
+    return "uid 0 with every capability dropped (no other uid can read this Python installation)"
 
 
-LAYERS = ("namespaces", "user", "landlock")
+LAYERS = ("namespaces", "user", "landlock", "slots")
 
 
 def confine(
-    workdir: str, plan: Plan, writable: list[str], disk_mib: int, without: frozenset[str] = frozenset()
+    workdir: str,
+    plan: Plan,
+    writable: list[str],
+    disk_mib: int,
+    slot: int = 0,
+    without: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """Apply every layer the host allows, but those in `without`; return what is in force,
     layer by layer. A value starting with "none" means the layer is missing (and why)."""
     state: dict[str, str] = {}
     uid = os.getuid()
+    slot_uid = uid_for(plan, slot, without) if uid == 0 else None
     off = OSError(0, "turned off by COURSE_SANDBOX_WITHOUT")
     try:
         if "namespaces" in without:
             raise off
-        _namespaces(workdir, disk_mib, uid, plan)
+        _namespaces(workdir, disk_mib, uid, slot_uid, plan)
         state["namespaces"] = f"network and mount (working directory: a {disk_mib} MiB tmpfs)"
     except OSError as e:
         state["namespaces"] = f"none ({e.strerror or e})"
@@ -299,7 +369,9 @@ def confine(
         if uid == 0 and "user" in without:
             raise off
         has_ns = state["namespaces"].startswith("network")
-        state["user"] = _drop_root(plan, has_ns) if uid == 0 else f"uid {uid}, the grader's own (not root)"
+        state["user"] = (
+            _drop_root(plan, has_ns, slot_uid, slot) if uid == 0 else f"uid {uid}, the grader's own (not root)"
+        )
     except (OSError, KeyError) as e:
         state["user"] = f"none: still root ({e.strerror if isinstance(e, OSError) else e})"
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)")

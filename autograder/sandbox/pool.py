@@ -10,7 +10,10 @@ forks a child per exercise as before (`worker.parent`), so speed costs no
 isolation.
 
 The grader asks for a sandbox parent over a Unix socket, passing the three
-pipe ends the parent will use (SCM_RIGHTS), and gets back its pid.
+pipe ends the parent will use (SCM_RIGHTS), and gets back its pid. Each
+sandbox alive at once holds a slot (`take_slot`), the lowest free one: as
+root, a slot is a uid of its own (`isolation.uid_for`), so submissions graded
+side by side share no process budget, /proc or signals.
 
     python -I -m autograder.sandbox.server SOCKET_FD COURSE_ROOT MODULE...   (`server`)
 """
@@ -60,6 +63,8 @@ class Pool:
         finally:
             theirs.close()
         self._sock.settimeout(300)
+        self._slots: set[int] = set()  # of the sandboxes alive now
+        self._slots_lock = threading.Lock()
         self._ready = False  # the server boots (about 3 s) while the grader gets ready too
 
     def _wait_ready(self) -> None:
@@ -80,9 +85,21 @@ class Pool:
         except (OSError, ValueError):
             return {}
 
-    def spawn(self, module: str, workdir: Path, env: dict[str, str], fds: tuple[int, int, int]) -> int:
-        """Fork a sandbox parent for `module` working in `workdir`; it owns `fds` (job, result, status)."""
-        request = json.dumps({"module": module, "workdir": str(workdir), "env": env}).encode() + b"\n"
+    def take_slot(self) -> int:
+        """The lowest slot no live sandbox holds; give it back with `free_slot`."""
+        with self._slots_lock:
+            slot = next(i for i in range(len(self._slots) + 1) if i not in self._slots)
+            self._slots.add(slot)
+            return slot
+
+    def free_slot(self, slot: int) -> None:
+        with self._slots_lock:
+            self._slots.discard(slot)
+
+    def spawn(self, module: str, workdir: Path, env: dict[str, str], fds: tuple[int, int, int], slot: int = 0) -> int:
+        """Fork a sandbox parent for `module` working in `workdir` in `slot`; it owns `fds` (job,
+        result, status)."""
+        request = json.dumps({"module": module, "workdir": str(workdir), "env": env, "slot": slot}).encode() + b"\n"
         with self._lock:
             self._wait_ready()
             try:

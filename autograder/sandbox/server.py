@@ -41,7 +41,7 @@ def serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
                 os.chdir(request["workdir"])
                 os.environ.clear()
                 os.environ.update(request["env"])
-                worker.parent(*fds, request["module"], plan)
+                worker.parent(*fds, request["module"], plan, int(request["slot"]))
                 code = 0
             finally:
                 os._exit(code)

@@ -12,14 +12,20 @@ caught too. Two hooks, because torch functions come in two kinds:
   starts a Python frame, which `sys.setprofile` sees.
 
 A call counts against the student when the nearest code outside torch that
-led to it is not trusted: trusted code is the reference solutions of the
-other exercises (`<reference ...>`) and the notebook's unchanged given cells
-(`<given ...>`). A probe that calls a student's "function" which is really
-torch's own is caught the same way: the probe is not trusted either.
+led to it is not trusted. Trusted code is what the worker compiled itself,
+before any student code ran, from the other exercises' reference solutions
+and the notebook's given cells (`Trusted`): those code objects, by identity,
+run in the notebook's globals. A file name proves nothing (a student can
+`compile(src, "<given 0>", "exec")`), and neither does a path under torch's
+folder: torch's own frames are those whose globals are the torch module
+loaded from that file. A probe that calls a student's "function" which is
+really torch's own is caught the same way: the probe is not trusted either.
 
-This runs inside the sandbox, so it stops honest mistakes and casual
-cheating, not a submission that sets out to switch it off; it reports when
-its hooks were removed, and the AST check and hidden checks still apply.
+This runs inside the sandbox, in the student's process: README ("Security")
+says what it can and cannot promise against a student who has read the kit.
+It reports when its hooks were removed; the worker's seal reports when its
+code was changed; the AST checks (`grading.forbidden`, `grading.flags`) and
+the hidden checks still apply.
 """
 
 from __future__ import annotations
@@ -27,13 +33,53 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from types import FrameType
+from types import CodeType, FrameType
 
 import torch
 from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack
 
 TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
-TRUSTED = ("<reference", "<given")
+
+
+class Trusted:
+    """The course's own code in one child: code objects the worker compiled itself from given cells
+    and reference solutions, before any student code ran, and the globals they run in.
+
+    Identity, not equality: code objects compare equal by value, so a student's `compile()` of the
+    same source under the same file name would equal ours; its id never can while ours are alive
+    (they are kept here)."""
+
+    def __init__(self, names: dict):
+        self._names = id(names)  # the notebook's globals live as long as the child: the id is theirs
+        self._codes: list[CodeType] = []
+        self._ids: set[int] = set()
+
+    def compile(self, source: str, filename: str) -> CodeType:
+        """Compile the course's `source`; it and every function, class and comprehension in it are trusted."""
+        code = compile(source, filename, "exec")
+        self._add(code)
+        return code
+
+    def _add(self, code: CodeType) -> None:
+        self._codes.append(code)
+        self._ids.add(id(code))
+        for const in code.co_consts:
+            if isinstance(const, CodeType):
+                self._add(const)
+
+    def ran(self, frame: FrameType) -> bool:
+        """Whether `frame` runs trusted code, in the notebook's globals (not a copy the student made)."""
+        return id(frame.f_code) in self._ids and id(frame.f_globals) == self._names
+
+
+def _torch_frame(frame: FrameType) -> bool:
+    """torch's own code: its file is under torch's folder, and it runs in the globals of the torch
+    module loaded from that file (a path can be forged with compile(); the module cannot)."""
+    filename = frame.f_code.co_filename
+    if not filename.startswith(TORCH_DIR):
+        return False
+    module = sys.modules.get(dict.get(frame.f_globals, "__name__", ""))  # dict's own get: no student code
+    return module is not None and vars(module) is frame.f_globals
 
 
 def _package_dir(name: str) -> str | None:
@@ -51,10 +97,8 @@ def _package_dir(name: str) -> str | None:
 
 
 def _caller(frame: FrameType | None) -> FrameType | None:
-    """The nearest frame outside torch (and outside this module)."""
-    while frame is not None and (
-        frame.f_code.co_filename.startswith(TORCH_DIR) or frame.f_code.co_filename == __file__
-    ):
+    """The nearest frame outside torch (and outside this module, by the same test)."""
+    while frame is not None and (_torch_frame(frame) or frame.f_globals is globals()):
         frame = frame.f_back
     return frame
 
@@ -68,6 +112,8 @@ def _caller_line(frame: FrameType | None) -> str:
         return f"from {name.strip('<>')}, line {frame.f_lineno}"
     if name.startswith("<"):
         return f"from code made with eval/exec ({name})"
+    if name.startswith(TORCH_DIR):
+        return f"from code that claims to be torch's ({name[len(TORCH_DIR) :]}, line {frame.f_lineno})"
     # a probe called it directly: the student's name is bound to torch's own function
     return "as the exercise's own function (an alias of torch's)"
 
@@ -76,8 +122,9 @@ class Tripwire(TorchFunctionMode):
     """Use as `with Tripwire(names):`; `hits` lists the forbidden calls seen, `intact()` says
     whether both hooks are still in place."""
 
-    def __init__(self, forbidden: list[str]):
+    def __init__(self, forbidden: list[str], trusted: Trusted):
         super().__init__()
+        self.trusted = trusted
         self.functions = {f.rsplit(".", 1)[-1] for f in forbidden if _package_dir(f) is None}
         self.packages = tuple(d for f in forbidden if (d := _package_dir(f)))
         self.hits: list[str] = []
@@ -85,7 +132,7 @@ class Tripwire(TorchFunctionMode):
 
     def _hit(self, what: str, frame: FrameType | None) -> None:
         caller = _caller(frame)
-        if caller is not None and caller.f_code.co_filename.startswith(TRUSTED):
+        if caller is not None and self.trusted.ran(caller):
             return
         if len(self.hits) < 5:
             hit = f"{what} called {_caller_line(caller)}"
@@ -102,9 +149,7 @@ class Tripwire(TorchFunctionMode):
         if event != "call":
             return
         code = frame.f_code
-        if code.co_filename.startswith(TORCH_DIR) and (
-            code.co_name in self.functions or code.co_filename.startswith(self.packages)
-        ):
+        if (code.co_name in self.functions or code.co_filename.startswith(self.packages)) and _torch_frame(frame):
             package = code.co_filename[len(TORCH_DIR) :].rsplit(os.sep, 1)[0].replace(os.sep, ".")
             self._hit(f"torch.{package}'s {code.co_qualname}", frame.f_back)
 

@@ -11,26 +11,38 @@ on RESULT_FD. Only the parent writes STATUS_FD (the child closes it first),
 so "the child exited" is a fact the student cannot forge. CUDA is never
 touched in the parent: a CUDA context does not survive fork, and each child
 starts its own, so a device-side assert poisons only that child.
+
+Student code shares the child's interpreter, and a student can read this
+file, so what the child relies on once student code has run is fixed before
+it runs (`child`, in order): the given cells and references are compiled and
+trusted by identity (`tripwire.Trusted`); the probes, the encoder and a
+sender made of C functions only are bound; the kit's modules are sealed
+(`Seal`) and taken out of `sys.modules`, and importing them is refused.
+Everything after the first student line but the sending of plain data runs
+under the tripwire, so code a student slipped into torch, the encoder or the
+error messages is watched like the rest.
 """
 
 from __future__ import annotations
 
+import _json
 import builtins
 import os
-import pwd
 import resource
 import signal
+import struct
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import CodeType, FunctionType, ModuleType
 
-# All bound at import, in the pool server: before any student code, which could swap a module
-# in sys.modules, and before Landlock hides the kit's sources from a late import.
+# All bound at import, in the pool server: before any student code, and before Landlock hides the
+# kit's sources from a late import.
 from .. import wire
 from ..checks import Inputs, Namespace, registry
 from . import isolation
-from .tripwire import Tripwire
+from .tripwire import Tripwire, Trusted
 
 NO_MORE_JOBS = 113  # a child's exit code for 'the grader closed the job pipe'
 PRELOAD = [
@@ -43,6 +55,7 @@ PRELOAD = [
     "autograder.sandbox.isolation",
     "autograder.sandbox.tripwire",
 ]  # once here, not once per child
+KIT = "autograder"  # the kit's top package: out of the student's sight in a child
 
 
 class CellTimeout(BaseException):
@@ -72,7 +85,10 @@ def _notebook_line(exc: BaseException) -> str:
 
 def error_text(exc: BaseException) -> str:
     """An exception as the student reads it: type, first line of the message, notebook line."""
-    text = str(exc).strip().splitlines()
+    try:
+        text = str(exc).strip().splitlines()
+    except BaseException:  # a student's __str__ that raises in turn
+        text = ["(its message cannot be shown)"]
     first = text[0][:300] if text else ""
     return f"{type(exc).__name__}{': ' + first if first else ''}{_notebook_line(exc)}"
 
@@ -81,24 +97,42 @@ def _on_alarm(signum, frame):
     raise CellTimeout("cell time limit reached")
 
 
-def run_cells(cells: list[dict], names: dict, timeout: float) -> list[dict]:
+Compiled = tuple[int, "CodeType | BaseException"]  # a cell's index, and its code or why it has none
+
+
+def compile_cells(cells: list[dict], trusted: Trusted) -> list[Compiled]:
+    """Every cell compiled before any runs. The grader marks a cell `given` when it is the release's
+    own (by checksum): `trusted` compiles those, so the tripwire knows them by identity, whatever
+    a student names their own code. A cell that does not compile keeps its error for its turn."""
+    out: list[Compiled] = []
+    for cell in cells:
+        name = f"<{'given' if cell.get('given') else 'cell'} {cell['index']}>"
+        try:
+            code = trusted.compile(cell["source"], name) if cell.get("given") else compile(cell["source"], name, "exec")
+        except BaseException as e:  # a syntax error, or a cell too deep or too large to compile
+            code = e
+        out.append((cell["index"], code))
+    return out
+
+
+def run_cells(cells: list[Compiled], names: dict, timeout: float) -> list[dict]:
     """Run each cell in `names`, in order; a cell that raises is reported and the next runs."""
     statuses = []
     signal.signal(signal.SIGALRM, _on_alarm)
-    for cell in cells:
-        status = {"index": cell["index"], "ok": True, "error": ""}
+    for index, code in cells:
+        status = {"index": index, "ok": True, "error": ""}
         try:
-            # unchanged given cells are the course's code: the tripwire trusts them
-            code = compile(cell["source"], f"<{'given' if cell.get('given') else 'cell'} {cell['index']}>", "exec")
+            if isinstance(code, BaseException):
+                raise code
             signal.setitimer(signal.ITIMER_REAL, timeout)
             try:
                 exec(code, names)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
         except CellTimeout:
-            status = {"index": cell["index"], "ok": False, "error": f"timed out after {timeout:g} s", "timeout": True}
+            status = {"index": index, "ok": False, "error": f"timed out after {timeout:g} s", "timeout": True}
         except BaseException as e:  # SystemExit and KeyboardInterrupt too: the next cell still runs
-            status = {"index": cell["index"], "ok": False, "error": error_text(e)}
+            status = {"index": index, "ok": False, "error": error_text(e)}
         statuses.append(status)
     return statuses
 
@@ -164,96 +198,253 @@ def uses_cuda(job: dict) -> bool:
     return any(d.startswith("cuda") for d in job["devices"])
 
 
-def confine(job: dict, plan) -> dict[str, str]:
+def switched_off() -> frozenset[str]:
+    """COURSE_SANDBOX_WITHOUT=...: the layers (isolation's, and "slots") and defences to leave out,
+    to see how the kit behaves without them; the security tests show each attack is real this way.
+    The defences: "tripwire" (no run-time watch) and "seal" (the kit stays in sys.modules, and
+    nothing checks that its code is unchanged)."""
+    return frozenset(os.environ.get("COURSE_SANDBOX_WITHOUT", "").split(","))
+
+
+def confine(job: dict, plan: isolation.Plan, slot: int, without: frozenset[str]) -> dict[str, str]:
     """Put up the wall (`isolation`) before the first student line runs; returns each layer's
     state, which the grader checks (and, in strict mode, refuses to go on without)."""
     writable = [str(p) for p in Path("/dev").glob("nvidia*")] if uses_cuda(job) else []
-    # COURSE_SANDBOX_WITHOUT=landlock,... shows how the kit behaves on a host without those layers
-    without = frozenset(os.environ.get("COURSE_SANDBOX_WITHOUT", "").split(","))
-    return isolation.confine(os.getcwd(), plan, isolation.DEVICES_RW + writable, job["limits"]["disk_mib"], without)
+    return isolation.confine(
+        os.getcwd(), plan, isolation.DEVICES_RW + writable, job["limits"]["disk_mib"], slot, without
+    )
 
 
-def run_notebook(job: dict, names: dict) -> list[dict]:
+def notebook_globals() -> dict:
+    """The notebook's globals: the dict of a fresh `__main__` module, which takes the pool server's
+    place in sys.modules (pickle and friends find the notebook's classes there, and no kit)."""
+    main = ModuleType("__main__")
+    main.__dict__["__builtins__"] = builtins
+    sys.modules["__main__"] = main
+    return main.__dict__
+
+
+def _kit_modules() -> list[ModuleType]:
+    return [m for name, m in sys.modules.items() if name == KIT or name.startswith(KIT + ".")]
+
+
+def hide_kit() -> None:
+    """The kit out of the student's sight: out of sys.modules, and refused by the import system
+    (`_Blocked`, in place since the parent started). The worker keeps what it bound."""
+    for module in _kit_modules():
+        del sys.modules[module.__name__]
+
+
+def _contents(cell) -> object:
+    try:
+        return cell.cell_contents
+    except ValueError:  # a closure's variable not bound yet
+        return None
+
+
+def _items(d: dict) -> list[object]:
+    """Keys and values, but a module's warnings registry: Python adds it to the globals of code that
+    warned (a probe's float() of a tensor that requires grad), the student has no part in it."""
+    return [x for item in d.items() if item[0] != "__warningregistry__" for x in item]
+
+
+def _parts(obj: object) -> list[object]:
+    """What the seal looks inside `obj` for: the kit's modules, functions, classes and instances,
+    and containers; nothing of torch's or the standard library's."""
+    if isinstance(obj, ModuleType):
+        if not obj.__name__.startswith(KIT):
+            return []
+        return _items(vars(obj))
+    if isinstance(obj, FunctionType):
+        cells = [_contents(c) for c in obj.__closure__ or ()]
+        return [obj.__code__, obj.__defaults__, obj.__kwdefaults__, obj.__globals__, *cells]
+    if isinstance(obj, (staticmethod, classmethod)):
+        return [obj.__func__]
+    if isinstance(obj, property):
+        return [obj.fget, obj.fset, obj.fdel]
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return list(obj)
+    if isinstance(obj, dict):
+        return _items(obj)
+    if isinstance(obj, type):
+        return [*vars(obj).values()] if obj.__module__.startswith(KIT) else []
+    if type(obj).__module__.startswith(KIT):
+        return [type(obj), *getattr(obj, "__dict__", {}).values()]
+    return []
+
+
+def _settle(modules: list[ModuleType]) -> None:
+    """torch wraps an optimizer class's `step` on its first instance (for its profiler): the kit's
+    own optimizers (a probe's counting SGD) get theirs now, so the seal sees them as they stay."""
+    import torch
+
+    for module in modules:
+        for obj in list(vars(module).values()):
+            if isinstance(obj, type) and issubclass(obj, torch.optim.Optimizer) and obj.__module__ == module.__name__:
+                obj([torch.zeros(1, requires_grad=True)], lr=0.1)
+
+
+class Seal:
+    """The kit's code as it was before any student code ran: every object its modules hold, and
+    what their functions, classes, instances and containers hold, a few levels down (kept alive,
+    so an id is never reused). `broken()` says whether any of it was replaced since: a method of
+    the tripwire, a probe, the encoder, a function's code or defaults. So the kit keeps no state
+    that changes while it grades (a module-level cache would read as tampering)."""
+
+    DEPTH = 5
+
+    def __init__(self, roots: list[object]):
+        self.roots = roots
+        self.objects = self._walk()
+
+    def _walk(self) -> list[object]:
+        seen: set[int] = set()
+        out: list[object] = []
+        todo = [(root, 0) for root in reversed(self.roots)]
+        while todo:
+            obj, depth = todo.pop()
+            out.append(obj)
+            if depth < self.DEPTH and id(obj) not in seen:
+                seen.add(id(obj))
+                todo += [(part, depth + 1) for part in reversed(_parts(obj))]
+        return out
+
+    def broken(self) -> bool:
+        now = self._walk()
+        return len(now) != len(self.objects) or any(a is not b for a, b in zip(now, self.objects, strict=True))
+
+
+def _sender(result_fd: int, nonce: str) -> Callable[[dict], None]:
+    """`send(message)`: one length-prefixed JSON message on the result pipe, tagged with the nonce.
+    Made of C functions bound now, before any student code: a student's patch to json, os or
+    struct cannot rewrite what goes out (and the tripwire is off while it is sent)."""
+    encode = _json.make_encoder(None, None, _json.encode_basestring_ascii, None, ": ", ", ", False, False, False)
+    join, write, pack, length = "".join, os.write, struct.Struct("<Q").pack, len
+
+    def send(message: dict) -> None:
+        data = join(encode({"nonce": nonce, **message}, 0)).encode()
+        view = memoryview(pack(length(data)) + data)
+        while view:
+            view = view[write(result_fd, view) :]
+
+    return send
+
+
+def run_notebook(cells: list[Compiled], names: dict, job: dict) -> list[dict]:
     """The submission's cells, in `names`, from torch's defaults: every exercise runs the whole
     notebook afresh, so one exercise's run never leaks into another's."""
     reset_torch()
-    return run_cells(job["cells"], names, job["limits"]["cell_timeout"])
+    return run_cells(cells, names, job["limits"]["cell_timeout"])
 
 
-def bind_references(refs: list[dict], names: dict) -> list[dict]:
+def compile_references(refs: list[dict], trusted: Trusted) -> list[tuple[str, CodeType | BaseException]]:
+    """The other exercises' reference code, compiled (and so trusted) before any student code runs."""
+    out: list[tuple[str, CodeType | BaseException]] = []
+    for ref in refs:
+        try:
+            out.append((ref["exercise"], trusted.compile(ref["source"], f"<reference {ref['exercise']}>")))
+        except BaseException as e:  # the course's code: never expected, still reported
+            out.append((ref["exercise"], e))
+    return out
+
+
+def bind_references(refs: list[tuple[str, CodeType | BaseException]], names: dict) -> list[dict]:
     """Bind the other exercises' names to the reference code, so an exercise is graded on its own
     code alone. Returns those that could not be defined beside the student's code."""
     failed = []
-    for ref in refs:
+    for exercise, code in refs:
         try:
-            exec(compile(ref["source"], f"<reference {ref['exercise']}>", "exec"), names)
+            if isinstance(code, BaseException):
+                raise code
+            exec(code, names)
         except BaseException as e:  # e.g. `@annealer` when the student's annealer is wrong
-            failed.append({"exercise": ref["exercise"], "error": error_text(e)})
+            failed.append({"exercise": exercise, "error": error_text(e)})
     return failed
 
 
-def rerun_own_cell(job: dict, names: dict) -> list[dict] | None:
+def rerun_own_cell(cells: list[Compiled], job: dict, names: dict) -> list[dict] | None:
     """Run the exercise's own cell once more, now that the other names are the reference's: a
     default argument (`collate_fn=collate`) or a closure must capture those, not the student's.
     None when the cell is not among those run."""
-    own = [c for c in job["cells"] if c["index"] == job.get("own_cell")]
+    own = [c for c in cells if c[0] == job.get("own_cell")]
     return run_cells(own, names, job["limits"]["cell_timeout"]) if own else None
 
 
-def _probe(check, ns, job: dict, device: str) -> dict:
-    """One probe under a fresh tripwire: its value or its error, and any forbidden call it saw.
-    Only the value's plain encoding (`wire`) leaves; the grader judges it."""
-    tripwire = Tripwire(job["forbidden"])
-    try:
+class Probes:
+    """An exercise's probes with all they need, bound before any student code runs: the checks,
+    the encoder, the tripwire. Each probe runs under a fresh tripwire, and so does
+    all that may meet student code on the way back (resetting torch, encoding the value, the
+    error's text): only plain data is left when the tripwire comes off."""
+
+    def __init__(self, job: dict, trusted: Trusted, without: frozenset[str]):
+        self.job, self.trusted = job, trusted
+        self.checks = {c.name: c for c in registry(job["module"]).for_exercise(job["exercise"])}
+        self.forbidden = [] if "tripwire" in without else job["forbidden"]
+        self.encode, self.error_text, self.reset, self.inputs = wire.encode, error_text, reset_torch, Inputs
+
+    def run(self, names: dict, seal: Seal | None) -> Iterator[dict]:
+        """Each asked-for check on each device, one reply each, in the order the grader expects.
+        A generator: each reply is sent as soon as it is made, so a later probe that hangs or
+        crashes the process loses none of those before it."""
+        ns = Namespace(names)
+        for device in self.job["devices"]:
+            for name in self.job["checks"]:
+                reply = self.probe(self.checks[name], ns, device, seal)
+                yield {"kind": "check", "name": name, "device": device, **reply}
+
+    def probe(self, check, ns: Namespace, device: str, seal: Seal | None) -> dict:
+        """One probe: its value's plain encoding (`wire`) or its error, what the tripwire saw, and
+        whether the kit's code is still what `seal` took before any student code ran."""
+        tripwire = Tripwire(self.forbidden, self.trusted)
         with tripwire:
-            value = check.probe(ns, Inputs(job["seed"], check.name, device))
+            try:
+                self.reset()  # whatever the previous probe changed
+                reply = {"value": self.encode(check.probe(ns, self.inputs(self.job["seed"], check.name, device)))}
+            except BaseException as e:
+                reply = {"error": self.error_text(e)}
             if not tripwire.intact():
                 tripwire.hits.append("the grader's call tracing was switched off during the check")
-        reply = {"value": wire.encode(value)}
-    except BaseException as e:
-        reply = {"error": error_text(e)}
-    return {**reply, **({"forbidden": tripwire.hits} if tripwire.hits else {})}
+            if seal is not None and seal.broken():
+                tripwire.hits.append("the grader's own code was changed at run time")
+        return {**reply, **({"forbidden": tripwire.hits} if tripwire.hits else {})}
 
 
-def run_probes(job: dict, names: dict) -> Iterator[dict]:
-    """Each asked-for check on each device, one reply each, in the order the grader expects.
-    A generator: each reply is sent as soon as it is made, so a later probe that hangs or
-    crashes the process loses none of those before it."""
-    checks = {c.name: c for c in registry(job["module"]).for_exercise(job["exercise"])}
-    ns = Namespace(names)
-    for device in job["devices"]:
-        for name in job["checks"]:
-            reset_torch()  # whatever the previous probe changed
-            yield {"kind": "check", "name": name, "device": device, **_probe(checks[name], ns, job, device)}
-
-
-def child(job_fd: int, result_fd: int, plan) -> int:
+def child(job_fd: int, result_fd: int, plan: isolation.Plan, slot: int) -> int:
     """One exercise in a fresh fork of the sandbox parent; returns the exit code.
 
     The order is the security argument: the job pipe is closed, then the
-    process confined and limited, before any student code runs. The replies
-    go out in the one order the grader accepts (`box.Sandbox._collect`).
+    process confined and limited, then all the course's code compiled and
+    what runs after the student's code bound and sealed, before any student
+    code runs. The replies go out in the one order the grader accepts
+    (`box.Sandbox._collect`).
     """
     job = read_job(job_fd)
     if job is None:
         return NO_MORE_JOBS
-
-    def send(message: dict) -> None:
-        wire.write_message(result_fd, {"nonce": job["nonce"], **message})
-
-    layers = confine(job, plan)
+    send = _sender(result_fd, job["nonce"])
+    without = switched_off()
+    layers = confine(job, plan, slot, without)
     send({"kind": "isolation", "layers": layers})
     if job["strict"] and isolation.missing(layers):
         return 0  # the grader refuses to go on; no student code has run
     limit_resources(job["limits"], uses_cuda(job))
 
-    names: dict = {"__name__": "__main__", "__builtins__": builtins}  # the notebook's globals
-    send({"kind": "cells", "cells": run_notebook(job, names)})
-    send({"kind": "refs", "failed": bind_references(job["refs"], names)})
-    own = rerun_own_cell(job, names)
+    names = notebook_globals()
+    trusted = Trusted(names)
+    cells = compile_cells(job["cells"], trusted)
+    refs = compile_references(job["refs"], trusted)
+    probes = Probes(job, trusted, without)
+    _settle(_kit_modules())
+    seal = None if "seal" in without else Seal([*_kit_modules(), probes, send])
+    if seal is not None:
+        hide_kit()
+    # the first student line runs here
+    send({"kind": "cells", "cells": run_notebook(cells, names, job)})
+    send({"kind": "refs", "failed": bind_references(refs, names)})
+    own = rerun_own_cell(cells, job, names)
     if own is not None:
         send({"kind": "own_cell", "cells": own})
-    for reply in run_probes(job, names):
+    for reply in probes.run(names, seal):
         send(reply)
     send({"kind": "done"})
     return 0
@@ -269,10 +460,14 @@ def _warm_optim() -> None:
 
 
 class _Blocked:
-    """A meta-path finder that refuses the reference solutions to student code."""
+    """A meta-path finder that refuses the reference solutions, and the kit once a child has hidden
+    it, to student code."""
+
+    def __init__(self, names: tuple[str, ...]):
+        self.names = names
 
     def find_spec(self, name, path=None, target=None):
-        if name == "solutions" or name.startswith("solutions."):
+        if name.split(".")[0] in self.names:
             raise ImportError(f"{name} is not available to submissions")
         return None
 
@@ -301,17 +496,19 @@ def sandbox_plan(course_root: str):
     return isolation.plan(denied, probe=[os.__file__, torch.__file__])
 
 
-def parent(job_fd: int, result_fd: int, status_fd: int, module: str, plan) -> None:
-    """One submission's sandbox parent, forked by the pool server in the submission's folder."""
+def parent(job_fd: int, result_fd: int, status_fd: int, module: str, plan: isolation.Plan, slot: int) -> None:
+    """One submission's sandbox parent, forked by the pool server in the submission's folder;
+    `slot` is the submission's among those graded at once (its children's uid)."""
     from .procs import become_subreaper, kill_descendants
 
+    isolation.let_go(plan)
     registry(module)
-    if plan.as_nobody:  # where no tmpfs can be mounted, nobody works in this folder
-        nobody = pwd.getpwnam("nobody")
-        os.chown(".", nobody.pw_uid, nobody.pw_gid)
+    uid = isolation.uid_for(plan, slot, switched_off())
+    if uid is not None and not plan.closed:  # where no tmpfs can be mounted, the slot's uid works here
+        os.chown(".", uid, uid)  # (with Python in a closed folder, it stays uid 0 there: see isolation)
     # orphans of a child (a double fork, setsid) become ours, so none escapes the cleanup
     become_subreaper()
-    sys.meta_path.insert(0, _Blocked())
+    sys.meta_path.insert(0, _Blocked(("solutions", KIT)))
     wire.write_message(status_fd, {"kind": "ready"})
     while True:
         pid = os.fork()
@@ -319,7 +516,7 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str, plan) -> No
             code = 1
             try:
                 os.close(status_fd)
-                code = child(job_fd, result_fd, plan)
+                code = child(job_fd, result_fd, plan, slot)
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
