@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from ..report import write_atomically
-from .figures import esc, page, plt, png
+from .figures import plt, png
 
 LINES = {"yours": dict(color="#c62828", linewidth=2), "reference": dict(color="#1f4e9c", linestyle="--")}
 
@@ -46,62 +46,16 @@ def write(results: list[dict], out: Path) -> list[Path]:
 
 
 def render(result: dict) -> str:
-    title = f"{result['assignment']}: feedback for {result['student']}"
-    parts = [
-        f'<p class="total">Score: <b>{result["score"]:.4g} / {result["max_score"]:g}</b> '
-        f"&middot; checked on {esc(', '.join(result.get('devices', [])))}"
-        + (f" &middot; seed {esc(result['seed'])}" if result.get("seed") is not None else "")
-        + "</p>"
+    """The page (template `feedback.html.j2`): the score, the notebook's problems, a table of the
+    exercises, then per exercise its checks and the pictures they draw."""
+    from .templating import render as fill
+
+    exercises = [
+        {**e, "pictures": [(c, draw(c["plot"])) for c in e.get("checks", []) if c.get("plot")]}
+        for e in result["exercises"]
     ]
-    if result.get("errors"):
-        parts.append(
-            "<h2>Problems with the notebook</h2><ul>"
-            + "".join(f'<li class="msg">{esc(e)}</li>' for e in result["errors"])
-            + "</ul>"
-        )
-    parts.append(_summary(result["exercises"]))
-    parts += [_exercise(e) for e in result["exercises"]]
-    return page(title, "\n".join(parts))
-
-
-def _summary(exercises: list[dict]) -> str:
-    rows = "".join(
-        f'<tr><td><a href="#ex-{esc(e["id"])}">{esc(e["id"])}</a></td>'
-        f'<td class="num">{e["score"]:.3g} / {e["max_score"]:g}</td>'
-        f'<td class="{esc(e["status"])}">{esc(e["status"])}</td><td class="msg">{esc(e.get("message", ""))}</td></tr>'
-        for e in exercises
-    )
-    return f'<table class="summary"><tr><th>exercise</th><th>points</th><th>status</th><th>why</th></tr>{rows}</table>'
-
-
-def _exercise(e: dict) -> str:
-    head = (
-        f'<section class="exercise" id="ex-{esc(e["id"])}"><h2>{esc(e["id"])} &mdash; '
-        f'<span class="{esc(e["status"])}">{esc(e["status"])}</span>, {e["score"]:.3g} / {e["max_score"]:g}</h2>'
-    )
-    if e.get("message"):
-        head += f'<p class="msg">{esc(e["message"])}</p>'
-    rows = "".join(
-        f"<tr><td>{esc(c['name'])}</td><td>{esc(c['device'])}</td>"
-        f'<td class="{"passed" if c["passed"] else "failed"}">{"passed" if c["passed"] else "failed"}</td>'
-        f"<td>{esc(c.get('expected', ''))}</td><td>{esc(c.get('got', ''))}</td>"
-        f'<td class="msg">{esc(c.get("message", ""))}</td></tr>'
-        for c in e.get("checks", [])
-    )
-    table = (
-        (
-            '<table class="checks"><tr><th>what was tried</th><th>device</th><th>result</th>'
-            f"<th>expected</th><th>came back</th><th>difference</th></tr>{rows}</table>"
-        )
-        if rows
-        else ""
-    )
-    pictures = "".join(
-        f"<figure>{draw(c['plot'])}<figcaption>{esc(c['name'])} [{esc(c['device'])}]</figcaption></figure>"
-        for c in e.get("checks", [])
-        if c.get("plot")
-    )
-    return head + table + pictures + "</section>"
+    title = f"{result['assignment']}: feedback for {result['student']}"
+    return fill("feedback.html.j2", title=title, result=result, exercises=exercises)
 
 
 def draw(plot: dict) -> str:

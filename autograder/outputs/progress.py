@@ -1,8 +1,10 @@
-"""How far a batch has got: a bar on a terminal, one plain line per submission elsewhere (CI logs)."""
+"""How far a batch has got: tqdm's bar on a terminal, one plain line per submission elsewhere (CI logs)."""
 
 from __future__ import annotations
 
 from typing import TextIO
+
+from tqdm import tqdm
 
 
 def trouble(result: dict) -> bool:
@@ -13,30 +15,29 @@ def trouble(result: dict) -> bool:
 class Progress:
     """Call with each result as it finishes; `done()` at the end. Silent for a single submission."""
 
-    def __init__(self, total: int, out: TextIO, width: int = 30):
-        self.total, self.out, self.width = total, out, width
+    def __init__(self, total: int, out: TextIO):
+        self.total, self.out = total, out
         self.n = self.troubled = 0
-        self.tty = out.isatty()
+        # a bar redraws itself with carriage returns: only where a person watches a terminal
+        self.bar = None
+        if total > 1 and out.isatty():
+            self.bar = tqdm(total=total, file=out, unit="submission", dynamic_ncols=True)
 
     def __call__(self, result: dict) -> None:
         self.n += 1
         self.troubled += trouble(result)
         if self.total <= 1:
             return
-        if self.tty:
-            filled = self.width * self.n // self.total
-            bar = "#" * filled + "." * (self.width - filled)
-            self.out.write(
-                f"\r[{bar}] {self.n}/{self.total}  {result['student'][:24]:<24}  with problems: {self.troubled}"
-            )
-        else:
-            mark = "  (problems: see the report)" if trouble(result) else ""
-            self.out.write(
-                f"[{self.n}/{self.total}] {result['student']}: {result['score']:g}/{result['max_score']:g}{mark}\n"
-            )
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"{result['student'][:24]}, with problems: {self.troubled}", refresh=False)
+            self.bar.update(1)
+            return
+        mark = "  (problems: see the report)" if trouble(result) else ""
+        self.out.write(
+            f"[{self.n}/{self.total}] {result['student']}: {result['score']:g}/{result['max_score']:g}{mark}\n"
+        )
         self.out.flush()
 
     def done(self) -> None:
-        if self.tty and self.total > 1:
-            self.out.write("\n")
-            self.out.flush()
+        if self.bar is not None:
+            self.bar.close()

@@ -157,6 +157,11 @@ def cell(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def flagged(r: Result) -> list[str]:
+    """The exercises' flags for review (grading.flags), each with its exercise, as problems to look at."""
+    return [f"{e['id']} flagged: {f}" for e in r["exercises"] for f in e.get("flags", [])]
+
+
 def csv_text(results: list[Result], ids: list[str]) -> str:
     buf = io.StringIO()
     w = csv.writer(buf)
@@ -169,7 +174,7 @@ def csv_text(results: list[Result], ids: list[str]) -> str:
                 *(scores.get(i, "") for i in ids),
                 num(r["score"]),
                 num(r["max_score"]),
-                cell("; ".join(r["errors"])),
+                cell("; ".join(r["errors"] + flagged(r))),
             ]
         )
     return buf.getvalue()
@@ -228,79 +233,53 @@ def _totals_histogram(totals: list[float], max_score: float):
     return fig
 
 
-def html_text(assignment: str, results: list[Result], ids: list[str]) -> str:
+def html_text(assignment: str, results: list[Result], ids: list[str], similar_page: str | None = None) -> str:
+    """The class page (template `summary.html.j2`); `similar_page`, the file name of `course similar`'s
+    page beside it, is linked."""
     import matplotlib
 
-    from .figures import esc, page, png
+    from .figures import png
+    from .templating import render
 
     n = len(results)
     totals = [float(r["score"]) for r in results]
     max_score = max(float(r["max_score"]) for r in results)
     stats = _exercise_stats(results, ids)
-    parts = [
-        f"<p>Class size <b>{n}</b> &middot; mean total <b>{esc(num(round(statistics.fmean(totals), 2)))}</b> "
-        f"&middot; median total <b>{esc(num(round(statistics.median(totals), 2)))}</b> of {esc(num(max_score))}</p>"
-    ]
-
-    head = "".join(f"<th>{esc(HEADINGS[s])}</th>" for s in STATUSES)
-    rows = []
-    for row in stats:
-        cells = "".join(
-            f'<td class="num{" " + s if row["counts"][s] and s != "passed" else ""}">{row["counts"][s]}</td>'
-            for s in STATUSES
-        )
-        rows.append(
-            f'<tr><td><code>{esc(row["id"])}</code></td><td class="num">{esc(num(row["max"]))}</td>'
-            f'<td class="num">{esc(num(round(row["mean"], 2)))}</td>{cells}</tr>'
-        )
-    parts.append(
-        '<h2>Exercises</h2>\n<table class="exercises"><tr><th>exercise</th><th>max points</th>'
-        f"<th>mean score</th>{head}</tr>\n" + "\n".join(rows) + "\n</table>"
-    )
-
     with matplotlib.rc_context({"text.parse_math": False}):  # a '$' in a label is just a dollar
-        parts.append(
-            "<h2>Score distribution</h2>\n"
-            + png(_status_chart(stats, n))
-            + "\n"
-            + png(_totals_histogram(totals, max_score))
-        )
-
-    fails = common_failures(results, ids)
-    if fails:
-        rows = [
-            f"<tr><td><code>{esc(f['exercise'])}</code></td><td>{esc(f['check'])}</td>"
-            f'<td class="num">{f["students"]}</td><td class="num">{f["students"] / n:.0%}</td>'
-            f'<td class="msg">{esc(f["example"])}</td></tr>'
-            for f in fails
-        ]
-        parts.append(
-            f"<h2>Most common failing checks</h2>\n<p>Students failing each check (top {TOP_FAILURES}), "
-            'with one example message.</p>\n<table class="failures"><tr><th>exercise</th><th>check</th>'
-            "<th>students</th><th>share</th><th>example message</th></tr>\n" + "\n".join(rows) + "\n</table>"
-        )
-    else:
-        parts.append("<h2>Most common failing checks</h2>\n<p>No check failed.</p>")
-
-    rows = []
-    for r in results:
-        missed = ", ".join(
-            f'<code>{esc(e["id"])}</code> <span class="{esc(e["status"])}">{esc(e["status"])}</span>'
-            for e in r["exercises"]
-            if e["status"] != "passed"
-        )
-        rows.append(
-            f'<tr><td>{esc(r["student"])}</td><td class="num">{esc(num(r["score"]))}</td>'
-            f'<td>{missed}</td><td class="msg">{esc("; ".join(r["errors"]))}</td></tr>'
-        )
-    parts.append(
-        '<h2>Students</h2>\n<table class="students"><tr><th>student</th><th>total</th>'
-        "<th>not passed fully</th><th>problems</th></tr>\n" + "\n".join(rows) + "\n</table>"
+        pictures = [png(_status_chart(stats, n)), png(_totals_histogram(totals, max_score))]
+    students = [
+        {
+            "student": r["student"],
+            "total": num(r["score"]),
+            "missed": [e for e in r["exercises"] if e["status"] != "passed"],
+            "problems": "; ".join(r["errors"] + flagged(r)),
+        }
+        for r in results
+    ]
+    return render(
+        "summary.html.j2",
+        title=f"Class summary: {assignment}",
+        n=n,
+        mean=num(round(statistics.fmean(totals), 2)),
+        median=num(round(statistics.median(totals), 2)),
+        max_score=num(max_score),
+        similar_page=similar_page,
+        statuses=STATUSES,
+        headings=HEADINGS,
+        stats=[{**row, "max": num(row["max"]), "mean": num(round(row["mean"], 2))} for row in stats],
+        pictures=pictures,
+        fails=common_failures(results, ids),
+        top=TOP_FAILURES,
+        students=students,
     )
-    return page(f"Class summary: {assignment}", "\n".join(parts))
 
 
 # ---------------------------------------------------------------- the command
+
+
+def similar_page(assignment: str) -> str:
+    """The file name of `course similar`'s page (`similar.write`) for this assignment."""
+    return f"{assignment}-similar.html"
 
 
 def write(paths: Iterable[Path], out_dir: Path, notes: TextIO | None = None) -> list[Path]:
@@ -313,7 +292,9 @@ def write(paths: Iterable[Path], out_dir: Path, notes: TextIO | None = None) -> 
     for assignment, results in by_assignment.items():
         ids = exercise_ids(results)
         texts.append((Path(out_dir) / f"{assignment}.csv", csv_text(results, ids)))
-        texts.append((Path(out_dir) / f"{assignment}.html", html_text(assignment, results, ids)))
+        page = similar_page(assignment)
+        linked = page if (Path(out_dir) / page).is_file() else None  # written before by `course similar`
+        texts.append((Path(out_dir) / f"{assignment}.html", html_text(assignment, results, ids, linked)))
     for path, text in texts:
         report.write_atomically(path, text)
     return [p for p, _ in texts]
