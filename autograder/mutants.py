@@ -32,11 +32,21 @@ def apply(reference: str, mutant: str | list[tuple[str, str]]) -> str:
 
 
 def load(course: Course, a: Assignment) -> dict:
-    """The file's MUTANTS (as whole cell sources), ALTERNATIVES and BUGGY_SAMPLE."""
+    """The file's MUTANTS (as whole cell sources), ALTERNATIVES, LESSON (the lesson's own code),
+    EQUIVALENT (automatic mutants that cannot be told from the reference, each with why) and
+    BUGGY_SAMPLE."""
     table = runpy.run_path(str(Path(course.root) / "samples" / "mutants" / f"{a.module}.py"))
     refs = reference_cells(course, a)
     return {
         "MUTANTS": {ex: {name: apply(refs[ex], m) for name, m in ms.items()} for ex, ms in table["MUTANTS"].items()},
         "ALTERNATIVES": table.get("ALTERNATIVES", {}),
+        "LESSON": table.get("LESSON", {}),
+        "EQUIVALENT": table.get("EQUIVALENT", {}),
         "BUGGY_SAMPLE": table["BUGGY_SAMPLE"],
     }
+
+
+def behaviours(course: Course, a: Assignment) -> dict[str, dict[str, list[str]]]:
+    """The file's BEHAVIOURS: exercise -> {what it must do: [names of the MUTANTS that lack it]}."""
+    table = runpy.run_path(str(Path(course.root) / "samples" / "mutants" / f"{a.module}.py"))
+    return table.get("BEHAVIOURS", {})

@@ -34,9 +34,10 @@ TOLERANCES = {
 }
 
 
-def ctx(device: str = "cpu") -> Context:
-    """What `grading.grade.judge` hands a judge, with the tolerances above."""
-    return Context(device=device, tolerance=lambda dtype: TOLERANCES.get(dtype, TOLERANCES["float32"]))
+def ctx(device: str = "cpu", visible: bool = True) -> Context:
+    """What `grading.grade.judge` hands a judge, with the tolerances above (a visible check's by
+    default: its messages may show the expected value; see HIDDEN for a hidden check's)."""
+    return Context(device=device, tolerance=lambda dtype: TOLERANCES.get(dtype, TOLERANCES["float32"]), visible=visible)
 
 
 def sent(value):
@@ -168,6 +169,80 @@ def test_equal(got, want, passes, says):
     msg = equal(sent(got), sent(want), ctx())
     assert (msg is None) == passes, msg
     assert says in (msg or "")
+
+
+# A hidden check's message: where and how the result differs, and what kind of value was expected
+# (type, length, shape, dtype, device, the size of the error), never the expected value itself.
+REPR = (
+    "{'l1': Linear(in_features=6, out_features=5, bias=True), 'l2': Linear(in_features=5, out_features=2, bias=True)}"
+)
+HIDDEN = [
+    # (judge, got, want, what the message says, what it must not say)
+    (equal, [10, 10, 9], [10, 10, 10], "at [2]: expected an int, got 9", "[10, 10, 10]"),
+    (equal, 11, 10, "expected an int, got 11", "10"),
+    (
+        equal,
+        REPR.replace("5", "4"),
+        REPR,
+        "parts from the expected string (112 characters) at character 42",
+        "out_features=5",
+    ),
+    (equal, ["a", "b"], ["a", "b", "after_fit"], "the first missing item is a str of 9 characters", "after_fit"),
+    (
+        equal,
+        ["a", "x", "c"],
+        ["a", "b", "c"],
+        "at [1]: got 'x', which parts from the expected string (1 characters) at character 0",
+        "'b'",
+    ),
+    (close, 0.7431, 0.7531091, "got 0.7431, not the expected number (abs error 0.01", "0.753"),
+    (close, [1.0, 2.5], [1.0, 2.25], "at [1]: got 2.5, not the expected number", "2.25"),
+    (close, T([1.0, 2.0]), T([1.0, 2.5]), "1 of 2 values differ: max abs error 0.5 at index (1,)", "2.5"),
+    (close, T([1.0, 2.0]), T([[1.0, 2.0]]), "expected shape [1, 2], got [2]", ""),
+    (close, "valid", "train", "expected a str of 5 characters, got str 'valid'", "train"),
+    (close, None, 28, "expected a number, got None", "28"),
+]
+
+
+@pytest.mark.parametrize(("judge", "got", "want", "says", "never"), HIDDEN)
+def test_hidden_checks_never_show_the_expected_value(judge, got, want, says, never):
+    msg = judge(sent(got), sent(want), ctx(visible=False))
+    assert says in (msg or ""), msg
+    assert not never or never not in msg
+
+
+def test_the_grader_says_only_the_kind_of_a_hidden_checks_expected_value(course):
+    """`grading.grade.judge` fills the report's `expected` with the kind of value for a hidden check."""
+    from autograder.checks import Check
+    from autograder.grading import grade
+
+    class Expected:
+        def get(self, check, device):
+            return sent(0.7531091), None
+
+    for visible, says in ((False, "a number"), (True, "the number 0.753109")):
+        check = Check("nll", "a check", lambda ns, t: None, equal, visible=visible)
+        out = grade.judge(check, "cpu", {"value": sent(0.5)}, Expected(), course, "")
+        assert out["expected"] == says
+        assert ("0.753" in out["message"]) == visible, out["message"]
+
+
+def test_only_a_visible_check_draws_the_reference(course):
+    """A picture shows the reference's values: a hidden check's would give its answers away."""
+    from autograder.checks import Check
+    from autograder.grading import grade
+
+    class Expected:
+        def get(self, check, device):
+            return sent([0.25, 0.5]), None
+
+    def plot(got, want):
+        return {"panels": [{"kind": "line", "series": [{"label": "reference", "y": want}]}]}
+
+    for visible in (False, True):
+        check = Check("fit", "a check", lambda ns, t: None, equal, visible=visible, plot=plot)
+        out = grade.judge(check, "cpu", {"value": sent([0.25, 0.5])}, Expected(), course, "")
+        assert ("plot" in out) == visible, out
 
 
 SCALAR = [

@@ -97,6 +97,9 @@ class Context:
 
     device: str
     tolerance: Callable[[str], Any]  # dtype name -> Tolerance
+    # A visible check's inputs are the student's to see (`course check`): its messages may show
+    # the expected value. A hidden check's say where and how the result differs, never the value.
+    visible: bool = False
 
 
 @dataclass(frozen=True)
@@ -124,11 +127,14 @@ class Registry:
         visible: bool = False,
         plot: Plot | None = None,
     ) -> Callable[[Probe], Probe]:
+        from . import oracle as torch_side
         from .judges import close
 
         def register(probe: Probe) -> Probe:
             if any(c.exercise == exercise and c.name == name for c in self.checks):
                 raise ValueError(f"check {exercise}/{name!r} registered twice")
+            if oracle and (why := torch_side.defines(exercise)):
+                raise ValueError(f"check {exercise}/{name!r} claims oracle=True, but {why}")
             self.checks.append(Check(exercise, name, probe, judge or close, oracle, visible, plot))
             return probe
 

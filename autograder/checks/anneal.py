@@ -105,7 +105,7 @@ def _(ns, t):
     return floats(run.recorder.lrs)
 
 
-@check("Recorder", "one loss per training batch, the runner's own")
+@check("Recorder", "one loss per training batch, the runner's own", visible=True)
 def _(ns, t):
     log = _LossLog()
     run, _ = _fit_recorder(ns, t, epochs=2, extra=[log], n_train=12, n_valid=11, vbs=4)
@@ -113,7 +113,7 @@ def _(ns, t):
     return [len(rec.lrs), len(rec.losses), floats(rec.losses), log.losses]
 
 
-@check("Recorder", "the lr of the last param group")
+@check("Recorder", "the lr of the last param group", visible=True)
 def _(ns, t):
     learn = learner(t, lr=0.05, n_train=12, two_groups=True)
     run = ns.Runner(cbs=[_SetGroups()], cb_funcs=ns.Recorder)
@@ -135,7 +135,7 @@ def _(ns, t):
     return [floats(run.recorder.lrs), floats(run.recorder.losses)]
 
 
-@check("Recorder", "begin_fit starts new lists", judge=equal)
+@check("Recorder", "begin_fit starts new lists", judge=equal, visible=True)
 def _(ns, t):
     learn = learner(t, lr=0.05)
     run = ns.Runner(cb_funcs=ns.Recorder)
@@ -145,19 +145,19 @@ def _(ns, t):
     return [first, len(run.recorder.lrs), len(run.recorder.losses)]
 
 
-@check("Recorder", "losses are detached from the graph", judge=equal)
+@check("Recorder", "losses are detached from the graph", judge=equal, visible=True)
 def _(ns, t):
     run, _ = _fit_recorder(ns, t)
     return [bool(getattr(o, "requires_grad", False)) for o in run.recorder.losses]
 
 
-@check("Recorder", "plot_lr draws one line of the recorded lrs")
+@check("Recorder", "plot_lr draws one line of the recorded lrs", visible=True)
 def _(ns, t):
     run, _ = _fit_recorder(ns, t, epochs=2)
     return _plotted(run.recorder.plot_lr)
 
 
-@check("Recorder", "plot_loss draws one line of the recorded losses")
+@check("Recorder", "plot_loss draws one line of the recorded losses", visible=True)
 def _(ns, t):
     run, _ = _fit_recorder(ns, t, epochs=2)
     return _plotted(run.recorder.plot_loss)
@@ -174,7 +174,7 @@ def _(ns, t):
     return log.rows
 
 
-@check("ParamScheduler", "fit(2): pos = n_epochs/epochs, before each training batch")
+@check("ParamScheduler", "fit(2): pos = n_epochs/epochs, before each training batch", visible=True)
 def _(ns, t):
     positions = []
 
@@ -188,7 +188,7 @@ def _(ns, t):
     return [sorted(set(positions)), log.rows]
 
 
-@check("ParamScheduler", "every param group is set, and keeps the last value")
+@check("ParamScheduler", "every param group is set, and keeps the last value", visible=True)
 def _(ns, t):
     log = _GroupLog()
     learn = learner(t, lr=0.05, n_train=12, n_valid=11, vbs=4, two_groups=True)
@@ -202,6 +202,15 @@ def _(ns, t):
     learn = learner(t, lr=0.05, two_groups=True)
     ns.Runner(cbs=[ns.ParamScheduler("lr", _lin), before]).fit(2, learn)
     return before.rows
+
+
+@check("ParamScheduler", "_order 1: after an order-0.5 callback, before an order-1.5 one", judge=equal, visible=True)
+def _(ns, t):
+    early, late = _GroupLog(event="begin_batch", order=0.5), _GroupLog(event="begin_batch", order=1.5)
+    learn = learner(t, lr=0.05)
+    # given last, made by cb_funcs: only its _order can put it between the two
+    ns.Runner(cbs=[late, early], cb_funcs=partial(ns.ParamScheduler, "lr", _lin)).fit(1, learn)
+    return [early.rows, late.rows]
 
 
 @check("ParamScheduler", "any hyper-parameter: momentum")
@@ -387,7 +396,7 @@ def _(ns, t):
     return _values(S, points)
 
 
-@check("combine_scheds", "each piece sees its local pos from 0 to 1")
+@check("combine_scheds", "each piece sees its local pos from 0 to 1", visible=True)
 def _(ns, t):
     S = ns.combine_scheds([0.2, 0.5, 0.3], [_tagged(1), _tagged(2), _tagged(3)])
     return _values(S, [0.05, 0.3, 0.69, 0.75, 0.99] + [t.rand() for _ in range(5)])
@@ -399,10 +408,32 @@ def _(ns, t):
     return _values(S, [torch.tensor(p) for p in (0.0, 0.5, 0.65, t.rand())])
 
 
-@check("combine_scheds", "pcts that do not sum to 1 raise", judge=raises_either)
+@check("combine_scheds", "pcts that do not sum to 1 raise", judge=raises_either, visible=True)
 def _(ns, t):
     pieces = [_line(0.0, 1.0), _line(1.0, 0.0)]
-    return [_raised(lambda p=p: ns.combine_scheds(p, pieces)) for p in ([0.5, 0.4], [0.6, 0.5], [0.3, 0.7 - 1e-4])]
+    cases = ([0.5, 0.4], [0.6, 0.5], [0.3, 0.7 - 1e-4], [0.3, 0.7 - 3e-6], [0.3, 0.7 + 3e-6])  # 1e-6 is the limit
+    return [_raised(lambda p=p: ns.combine_scheds(p, pieces)) for p in cases]
+
+
+@check("combine_scheds", "pcts 5e-7 from 1 are within 1e-6: accepted", visible=True)
+def _(ns, t):
+    out = []
+    for miss in (5e-7, -5e-7):
+        S = ns.combine_scheds([0.4, 0.6 + miss], [_tagged(1), _tagged(2)])
+        out.append(_values(S, [0.0, 0.2, 0.4, 0.7]))
+    return out
+
+
+@check("combine_scheds", "a piece of 0 is allowed, and never runs", visible=True)
+def _(ns, t):
+    S = ns.combine_scheds([0.5, 0.0, 0.5], [_tagged(1), _tagged(2), _tagged(3)])
+    return _values(S, [0.0, 0.25, 0.5, 0.75])
+
+
+@check("combine_scheds", "pcts as a tuple, as listify takes them", visible=True)
+def _(ns, t):
+    S = ns.combine_scheds((0.25, 0.75), [_tagged(1), _tagged(2)])
+    return _values(S, [0.0, 0.125, 0.25, 0.5 + t.rand() / 2])
 
 
 @check("combine_scheds", "negative pcts raise", judge=raises_either)
@@ -410,7 +441,7 @@ def _(ns, t):
     return [_raised(lambda: ns.combine_scheds([1.2, -0.2], [_line(0.0, 1.0), _line(1.0, 0.0)]))]
 
 
-@check("combine_scheds", "[0.1]*10 sums to 1 within 1e-6: accepted")
+@check("combine_scheds", "[0.1]*10 sums to 1 within 1e-6: accepted", visible=True)
 def _(ns, t):
     S = ns.combine_scheds([0.1] * 10, [(lambda p, i=i: i * 10 + p) for i in range(10)])
     return _values(S, [0.0, 0.05, 0.55, 0.95, 1.0])

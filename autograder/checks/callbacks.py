@@ -155,7 +155,7 @@ def _(ns, t):
     return [len(tracer.rows), tracer.rows]
 
 
-@check("Runner", "the stop flag ends the training pass; validation still runs", judge=equal)
+@check("Runner", "the stop flag ends the training pass; validation still runs", judge=equal, visible=True)
 def _(ns, t):
     run, tracer, _ = _trace(ns, t, cbs_before=[_Stopper()], epochs=2)
     return [tracer.events, bool(run.stop)]
@@ -169,43 +169,43 @@ class _StopAtFirstEpoch(ProbeCallback):
             self.run.stop = True
 
 
-@check("Runner", "a stop flag set before a pass ends that pass only", judge=equal)
+@check("Runner", "a stop flag set before a pass ends that pass only", judge=equal, visible=True)
 def _(ns, t):
     run, tracer, learn = _trace(ns, t, cbs_before=[_StopAtFirstEpoch()], epochs=2)
     return [tracer.events, learn.opt.steps, bool(run.stop)]
 
 
-@check("Runner", "a truthy begin_batch from an earlier callback", judge=equal)
+@check("Runner", "a truthy begin_batch from an earlier callback", judge=equal, visible=True)
 def _(ns, t):
     _, tracer, learn = _trace(ns, t, cbs_before=[_Say("begin_batch", answer=1)])
     return [tracer.events, learn.opt.steps]
 
 
-@check("Runner", "a True begin_epoch skips training, not validation", judge=equal)
+@check("Runner", "a True begin_epoch skips training, not validation", judge=equal, visible=True)
 def _(ns, t):
     _, tracer, learn = _trace(ns, t, cbs_before=[_Say("begin_epoch", times=1)], epochs=2)
     return [tracer.rows, learn.opt.steps]
 
 
-@check("Runner", "a True begin_validate skips validation", judge=equal)
+@check("Runner", "a True begin_validate skips validation", judge=equal, visible=True)
 def _(ns, t):
     _, tracer, _ = _trace(ns, t, cbs_before=[_Say("begin_validate")], epochs=2)
     return tracer.rows
 
 
-@check("Runner", "a True after_epoch stops fitting", judge=equal)
+@check("Runner", "a True after_epoch stops fitting", judge=equal, visible=True)
 def _(ns, t):
     _, tracer, learn = _trace(ns, t, cbs_before=[_Say("after_epoch")], epochs=3)
     return [tracer.events, learn.opt.steps]
 
 
-@check("Runner", "a True begin_fit skips everything but after_fit", judge=equal)
+@check("Runner", "a True begin_fit skips everything but after_fit", judge=equal, visible=True)
 def _(ns, t):
     run, tracer, learn = _trace(ns, t, cbs_before=[_Say("begin_fit")], epochs=2)
     return [tracer.events, learn.opt.steps, getattr(run, "learn", None) is None]
 
 
-@check("Runner", "a True after_pred, after_loss or after_backward ends the batch there", judge=equal)
+@check("Runner", "a True after_pred, after_loss or after_backward ends the batch there", judge=equal, visible=True)
 def _(ns, t):
     out = []
     for event in ("after_pred", "after_loss", "after_backward"):
@@ -214,7 +214,7 @@ def _(ns, t):
     return out
 
 
-@check("Runner", "after_fit fires even when a callback raises", judge=equal)
+@check("Runner", "after_fit fires even when a callback raises", judge=equal, visible=True)
 def _(ns, t):
     learn = learner(t)
     tracer = _Tracer(learn.model)
@@ -230,7 +230,7 @@ def _(ns, t):
 # ---- Runner: __call__, construction, state -------------------------------------------------------
 
 
-@check("Runner", "callbacks run sorted by _order, ties in list order", judge=equal)
+@check("Runner", "callbacks run sorted by _order, ties in list order", judge=equal, visible=True)
 def _(ns, t):
     log = []
     cbs = [_Log("a", 2, log), _Log("b", 0, log), _Log("c", -1, log), _Log("d", 0, log), _Log("e", 1, log)]
@@ -238,7 +238,12 @@ def _(ns, t):
     return log
 
 
-@check("Runner", "__call__ returns True at the first truthy answer; later callbacks are not called", judge=equal)
+@check(
+    "Runner",
+    "__call__ returns True at the first truthy answer; later callbacks are not called",
+    judge=equal,
+    visible=True,
+)
 def _(ns, t):
     out = []
     for answers in ([None, None, None], [None, 1, None], [True, None, True], [0, "", None]):
@@ -266,7 +271,7 @@ class _FactoryB(ProbeCallback):
         self.value = value
 
 
-@check("Runner", "cb_funcs: each factory called once, kept under its name", judge=equal)
+@check("Runner", "cb_funcs: each factory called once, kept under its name", judge=equal, visible=True)
 def _(ns, t):
     made = []
 
@@ -336,7 +341,7 @@ class _Seen(ProbeCallback):
         )
 
 
-@check("Runner", "callbacks see xb, yb, pred, loss; loss starts at tensor(0.); no graph in validation")
+@check("Runner", "callbacks see xb, yb, pred, loss; loss starts at tensor(0.); no graph in validation", visible=True)
 def _(ns, t):
     seen = _Seen()
     ns.Runner(cbs=[seen]).fit(2, learner(t))
@@ -350,14 +355,14 @@ def _(ns, t):
     return [list(learn.model.parameters()), learn.opt.steps]
 
 
-@check("Runner", "a True after_step skips zero_grad: gradients accumulate")
+@check("Runner", "a True after_step skips zero_grad: gradients accumulate", visible=True)
 def _(ns, t):
     learn = learner(t, n_train=12, lr=0.2)
     ns.Runner(cbs=[_Say("after_step")]).fit(1, learn)
     return [list(learn.model.parameters()), [p.grad for p in learn.model.parameters()], learn.opt.steps]
 
 
-@check("Runner", "validation runs in eval mode under no_grad", judge=equal)
+@check("Runner", "validation runs in eval mode under no_grad", judge=equal, visible=True)
 def _(ns, t):
     learn = learner(t, n_valid=11)
     learn.model = spy = Spy(learn.model)
@@ -396,7 +401,7 @@ def _(ns, t):
     return [bool(ns.AvgStats([], True).in_train), bool(ns.AvgStats([_top_is], False).in_train)]
 
 
-@check("AvgStats", "a metric is weighted by batch size too")
+@check("AvgStats", "a metric is weighted by batch size too", visible=True)
 def _(ns, t):
     stats = ns.AvgStats([_top_is], True)
     stats.reset()
@@ -417,7 +422,7 @@ def _(ns, t):
     return [floats(stats.all_stats), floats(stats.avg_stats)]
 
 
-@check("AvgStats", "a single metric, not in a list")
+@check("AvgStats", "a single metric, not in a list", visible=True)
 def _(ns, t):
     stats = ns.AvgStats(_mean_pred, True)
     stats.reset()
@@ -426,19 +431,34 @@ def _(ns, t):
     return floats(stats.avg_stats)
 
 
-@check("AvgStats", "reset empties the loss, the count and the metrics")
+@check("AvgStats", "reset empties the loss, the count and the metrics", visible=True)
 def _(ns, t):
     stats = ns.AvgStats([_top_is, _mean_pred], True)
     stats.reset()
     for bn in (6, 2):
         stats.accumulate(_batch(t, bn, 2 * t.rand()))
     stats.reset()
-    empty = [stats.count, floats(stats.all_stats)]
+    # Not all_stats of an empty AvgStats: the lesson's is [tot_loss.item()] + ..., and tot_loss is
+    # the float 0. until a batch comes (its __repr__ returns "" then, for that very reason). One
+    # batch after the reset shows what the reset emptied.
+    empty = stats.count
     stats.accumulate(_batch(t, 3, t.rand()))
     return [empty, stats.count, floats(stats.all_stats), floats(stats.avg_stats)]
 
 
-@check("AvgStats", "all_stats' loss is a Python float", judge=equal)
+@check("AvgStats", "repr: empty before any batch, then 'train: ...' or 'valid: ...'", judge=equal, visible=True)
+def _(ns, t):
+    out = []
+    for in_train in (True, False):
+        stats = ns.AvgStats([_top_is], in_train)
+        stats.reset()
+        empty = repr(stats)
+        stats.accumulate(_batch(t, 4, t.rand()))
+        out.append([empty, repr(stats).split(":")[0]])
+    return out
+
+
+@check("AvgStats", "all_stats' loss is a Python float", judge=equal, visible=True)
 def _(ns, t):
     stats = ns.AvgStats([_top_is], True)
     stats.reset()
@@ -496,13 +516,13 @@ def _(ns, t):
     return [_test_fit(ns, t, n_train=n)[1].opt.steps for n in (40, 44, 41)]
 
 
-@check("TestCallback", "validation still runs after the stop", judge=equal)
+@check("TestCallback", "validation still runs after the stop", judge=equal, visible=True)
 def _(ns, t):
     _, learn, counter = _test_fit(ns, t, n_train=60, n_valid=22, vbs=4)
     return [learn.opt.steps, counter.valid]
 
 
-@check("TestCallback", "validation is not cut short on a short training pass", judge=equal)
+@check("TestCallback", "validation is not cut short on a short training pass", judge=equal, visible=True)
 def _(ns, t):
     _, learn, counter = _test_fit(ns, t, n_train=12, n_valid=56, vbs=4)
     return [learn.opt.steps, counter.valid]

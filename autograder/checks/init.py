@@ -155,7 +155,7 @@ def _(ns, t):
     return _fans(ns, t.randn(50, 784))
 
 
-@check("fan_in_out", "Conv1d, a non-square Conv2d and a Conv3d weight", judge=equal, oracle=True)
+@check("fan_in_out", "Conv1d, a non-square Conv2d and a Conv3d weight", judge=equal, oracle=True, visible=True)
 def _(ns, t):
     return [_fans(ns, t.randn(*shape)) for shape in ((16, 8, 3), (6, 4, 3, 5), (8, 4, 3, 2, 5))]
 
@@ -228,7 +228,7 @@ def _(ns, t):
     return [_filled(ns, t, (32, 1, 5, 5), a=math.sqrt(5))]
 
 
-@check("kaiming_uniform", "use_fan_out=True: fan_out = 800, bound 0.087", judge=same_spread, oracle=True)
+@check("kaiming_uniform", "use_fan_out=True: fan_out = 800, bound 0.087", judge=same_spread, oracle=True, visible=True)
 def _(ns, t):
     return [_filled(ns, t, (32, 1, 5, 5), a=0.0, use_fan_out=True)]
 
@@ -248,7 +248,10 @@ def _(ns, t):
 
 
 @check(
-    "kaiming_uniform", "fills a Parameter in place: same storage, still a leaf that requires grad, no grad", judge=equal
+    "kaiming_uniform",
+    "fills a Parameter in place: same storage, still a leaf that requires grad, no grad",
+    judge=equal,
+    visible=True,
 )
 def _(ns, t):
     w = nn.Parameter(t.randn(16, 8, 3, 3))
@@ -337,7 +340,7 @@ def _(ns, t):
     return out
 
 
-@check("stats_after_layers", "a generator of plain functions, used once", judge=moments)
+@check("stats_after_layers", "a generator of plain functions, used once", judge=moments, visible=True)
 def _(ns, t):
     fs = [lambda x: 2 * x + 1, torch.tanh, F.relu, lambda x: x[:, :100] - 0.25]
     stats = ns.stats_after_layers((f for f in fs), t.randn(40, 200))
@@ -373,7 +376,12 @@ def _(ns, t):
     return _step(ns.deep_chain(t.randn(512), t.randn(512, 512) * 0.01, 100))
 
 
-@check("deep_chain", "an infinite std counts: x = [1.5, -1.5] doubled, its std overflows before x does", judge=equal)
+@check(
+    "deep_chain",
+    "an infinite std counts: x = [1.5, -1.5] doubled, its std overflows before x does",
+    judge=equal,
+    visible=True,
+)
 def _(ns, t):
     return _step(ns.deep_chain(t.tensor([1.5, -1.5]), 2 * torch.eye(2, device=t.device), 200))
 
@@ -385,7 +393,12 @@ def _(ns, t):
     return _step(ns.deep_chain(t.randn(8).abs() + 1, a, 10))
 
 
-@check("deep_chain", "n steps and no more: x = [1, 1] times 1e4 is inf at step 10; n = 9, 10, 11", judge=equal)
+@check(
+    "deep_chain",
+    "n steps and no more: x = [1, 1] times 1e4 is inf at step 10; n = 9, 10, 11",
+    judge=equal,
+    visible=True,
+)
 def _(ns, t):
     # equal values keep the std exactly 0 until x itself overflows, on any device
     return [_step(ns.deep_chain(t.tensor([1.0, 1.0]), 1e4 * torch.eye(2, device=t.device), n)) for n in (9, 10, 11)]

@@ -1,10 +1,13 @@
 """Judges: compare what came back from the sandbox with the reference.
 
 A judge returns None when the result is right, or a message saying what was
-expected and what came back (shape, dtype, device, max abs error), never the
-expected values in full. Both sides arrive as decoded wire data (`Array`s,
-numbers, strings, lists, dicts), so a judge sees the student's and the
-reference's results in the same form.
+expected and what came back (shape, dtype, device, max abs error). A hidden
+check's message (`ctx.visible` false) names only the kind of value expected
+(`kind`: type, length, shape, dtype, device) and where the result differs,
+never the expected value itself; a visible check's may show it (`shown`).
+Both sides arrive as decoded wire data (`Array`s, numbers, strings, lists,
+dicts), so a judge sees the student's and the reference's results in the
+same form.
 """
 
 from __future__ import annotations
@@ -32,6 +35,34 @@ def describe_value(v: Any) -> str:
     if isinstance(v, numbers.Number):
         return f"the number {v:.6g}"
     return f"{type(v).__name__} {str(v)[:60]!r}"
+
+
+def kind(v: Any) -> str:
+    """What kind of value `v` is, without any of its contents: for a hidden check's expected value."""
+    if isinstance(v, Array):
+        return v.describe()  # shape, dtype, device: never the values
+    if isinstance(v, Opaque):
+        return f"an object of type {v.type_name}"
+    if isinstance(v, (list, tuple)):
+        return f"a list of {len(v)}"
+    if isinstance(v, dict):
+        return f"a dict with keys {sorted(v)[:8]}"
+    if isinstance(v, bool):
+        return "a bool"
+    if v is None:
+        return "None"
+    if isinstance(v, numbers.Integral):
+        return "an int"
+    if isinstance(v, numbers.Number):
+        return "a number"
+    if isinstance(v, str):
+        return f"a str of {len(v)} characters"
+    return type(v).__name__
+
+
+def shown(v: Any, ctx) -> str:
+    """An expected value in a message: itself for a visible check, its kind for a hidden one."""
+    return _short(v) if getattr(ctx, "visible", False) else kind(v)
 
 
 def scalar(v: Any) -> float | None:
@@ -103,9 +134,13 @@ def close(got: Any, want: Any, ctx, where: str = "") -> str | None:
         tol = ctx.tolerance("float32")
         if np.isclose(g, float(want), rtol=tol.rtol, atol=tol.atol, equal_nan=True):
             return None
-        return f"{at}expected {float(want):.7g}, got {g:.7g} (abs error {abs(g - float(want)):.3g})"
+        error = f"abs error {abs(g - float(want)):.3g}, rtol={tol.rtol:g}, atol={tol.atol:g}"
+        if getattr(ctx, "visible", False):
+            return f"{at}expected {float(want):.7g}, got {g:.7g} ({error})"
+        return f"{at}got {g:.7g}, not the expected number ({error})"
     if got != want:
-        return f"{at}expected {describe_value(want)}, got {describe_value(got)}"
+        expected = describe_value(want) if getattr(ctx, "visible", False) else kind(want)
+        return f"{at}expected {expected}, got {describe_value(got)}"
     return None
 
 
@@ -121,7 +156,7 @@ def equal(got: Any, want: Any, ctx, where: str = "") -> str | None:
         if not isinstance(got, (list, tuple)):
             return f"{at}expected a list of {len(want)}, got {describe_value(got)}"
         row = len(want) <= 6 and not any(isinstance(w, (list, tuple, dict)) for w in want)
-        if row and list(got) != want:
+        if row and list(got) != want and getattr(ctx, "visible", False):
             return f"{at}expected {_short(want)}, got {_short(list(got))}"
         if len(got) != len(want):
             return f"{at}expected {len(want)} items, got {len(got)}; {_first_difference(got, want, ctx, where)}"
@@ -129,8 +164,11 @@ def equal(got: Any, want: Any, ctx, where: str = "") -> str | None:
             if msg := equal(g, w, ctx, f"{where}[{i}]"):
                 return msg
         return None
+    if isinstance(want, str) and isinstance(got, str) and got != want and not getattr(ctx, "visible", False):
+        i = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))  # noqa: B905
+        return f"{at}got {_short(got)}, which parts from the expected string ({len(want)} characters) at character {i}"
     if got != want:
-        return f"{at}expected {_short(want)}, got {_short(got)}"
+        return f"{at}expected {shown(want, ctx)}, got {_short(got)}"
     return None
 
 
@@ -143,7 +181,7 @@ def _first_difference(got: list, want: list, ctx, where: str) -> str:
             return f"the first difference is {msg}"
     if len(got) > n:
         return f"the first extra item is {_short(got[n])}"
-    return f"the first missing item is {_short(want[n])}"
+    return f"the first missing item is {shown(want[n], ctx)}"
 
 
 def _has_array(v: Any) -> bool:

@@ -73,7 +73,7 @@ def _(ns, t):
     return ns.logsumexp(t.randn(5, 9, dtype=f64) * 4)
 
 
-@check("logsumexp", "large inputs stay finite", oracle=True)
+@check("logsumexp", "large inputs stay finite", oracle=True, visible=True)
 def _(ns, t):
     return ns.logsumexp(t.tensor([[1e4, 0.0, -1e4], [-1e4, -1e4, -1e4], [1e4, 1e4, -5.0]]))
 
@@ -106,7 +106,7 @@ def _(ns, t):
     return ns.log_softmax(t.randn(5, 7, dtype=f64))
 
 
-@check("log_softmax", "huge logits stay finite", oracle=True)
+@check("log_softmax", "huge logits stay finite", oracle=True, visible=True)
 def _(ns, t):
     return ns.log_softmax(t.tensor([[1000.0, 0.0], [-1000.0, 0.0], [1e4, -1e4]]))
 
@@ -165,7 +165,7 @@ def float_scalar_tensor(got, want, ctx) -> str | None:
     return close(float(got.values.reshape(())), float(want.values.reshape(())), ctx)
 
 
-@check("accuracy", "random batch, as a float tensor on the input's device", judge=float_scalar_tensor)
+@check("accuracy", "random batch, as a float tensor on the input's device", judge=float_scalar_tensor, visible=True)
 def _(ns, t):
     return ns.accuracy(t.randn(50, 10), t.randint(10, 50))
 
@@ -195,7 +195,7 @@ def _(ns, t):
     return list(ns.DummyModule(5, 4, 3)._modules)
 
 
-@check("DummyModule", "parameters() yields the layers' tensors in order")
+@check("DummyModule", "parameters() yields the layers' tensors in order", visible=True)
 def _(ns, t):
     m = _dummy(ns, t)
     return list(m.parameters())
@@ -209,7 +209,7 @@ def _(ns, t):
     return [p is q for p, q in zip(m.parameters(), mine, strict=False)] + [len(list(m.parameters()))]
 
 
-@check("DummyModule", "a public attribute is registered, an underscore one is not", judge=equal)
+@check("DummyModule", "a public attribute is registered, an underscore one is not", judge=equal, visible=True)
 def _(ns, t):
     m = ns.DummyModule(3, 2, 2)
     m.extra = nn.Linear(2, 2)
@@ -217,12 +217,21 @@ def _(ns, t):
     return [list(m._modules), len(list(m.parameters()))]
 
 
-@check("DummyModule", "calling it computes l2(relu(l1(x)))")
+@check("DummyModule", "every public attribute is registered, not only modules", judge=equal, visible=True)
+def _(ns, t):
+    m = ns.DummyModule(3, 2, 2)
+    m.n_out = 2
+    m.name = "dummy"
+    m._cache = None
+    return list(m._modules)
+
+
+@check("DummyModule", "calling it computes l2(relu(l1(x)))", visible=True)
 def _(ns, t):
     return _dummy(ns, t)(t.randn(7, 5))
 
 
-@check("DummyModule", "repr shows the registered modules", judge=equal)
+@check("DummyModule", "repr shows the registered modules", judge=equal, visible=True)
 def _(ns, t):
     return repr(ns.DummyModule(6, 5, 2))
 
@@ -261,7 +270,7 @@ def _(ns, t):
     return list(model.parameters())
 
 
-@check("Optimizer", "the default learning rate is 0.5", oracle=True)
+@check("Optimizer", "the default learning rate is 0.5", oracle=True, visible=True)
 def _(ns, t):
     model = _linears(t)
     _backward(model, t)
@@ -269,7 +278,7 @@ def _(ns, t):
     return list(model.parameters())
 
 
-@check("Optimizer", "zero_grad zeroes its own gradients", judge=zeros_or_none)
+@check("Optimizer", "zero_grad zeroes its own gradients", judge=zeros_or_none, visible=True)
 def _(ns, t):
     model = _linears(t)
     _backward(model, t)
@@ -279,7 +288,7 @@ def _(ns, t):
     return [p.grad for p in model.parameters()]
 
 
-@check("Optimizer", "a parameter left out keeps its gradient and value")
+@check("Optimizer", "a parameter left out keeps its gradient and value", visible=True)
 def _(ns, t):
     model = _linears(t)
     _backward(model, t)
@@ -289,7 +298,7 @@ def _(ns, t):
     return [list(model[1].parameters()), [p.grad for p in model[1].parameters()]]
 
 
-@check("Optimizer", "step updates in place and is not recorded by autograd", judge=equal)
+@check("Optimizer", "step updates in place and is not recorded by autograd", judge=equal, visible=True)
 def _(ns, t):
     model = _linears(t)
     _backward(model, t)
@@ -314,13 +323,13 @@ def _(ns, t):
     return [len(ns.Dataset(*_xy(t, 10))), len(ns.Dataset(*_xy(t, 1)))]
 
 
-@check("Dataset", "an int index gives (x[i], y[i])", oracle=True)
+@check("Dataset", "an int index gives (x[i], y[i])", oracle=True, visible=True)
 def _(ns, t):
     ds = ns.Dataset(*_xy(t))
     return [tuple(ds[3]), tuple(ds[-1])]
 
 
-@check("Dataset", "a slice gives a batch", oracle=True)
+@check("Dataset", "a slice gives a batch", oracle=True, visible=True)
 def _(ns, t):
     return tuple(ns.Dataset(*_xy(t))[2:7])
 
@@ -352,13 +361,13 @@ def _(ns, t):
     return [len(b) for b in ns.Sampler(_ds(ns, t, 1001), 1000)]
 
 
-@check("Sampler", "shuffled batches hold every index once", judge=permutation_batches)
+@check("Sampler", "shuffled batches hold every index once", judge=permutation_batches, visible=True)
 def _(ns, t):
     t.manual_seed()
     return [[int(i) for i in b] for b in ns.Sampler(_ds(ns, t, 50), 7, shuffle=True)]
 
 
-@check("Sampler", "a fresh permutation on every pass", judge=two_different_permutations)
+@check("Sampler", "a fresh permutation on every pass", judge=two_different_permutations, visible=True)
 def _(ns, t):
     t.manual_seed()
     s = ns.Sampler(_ds(ns, t, 40), 8, shuffle=True)
@@ -395,10 +404,38 @@ def _(ns, t):
     return [list(b) for b in ns.DataLoader(ds, ns.Sampler(ds, 4))]
 
 
-@check("DataLoader", "uses the collate_fn it is given", judge=equal)
+@check("DataLoader", "uses the collate_fn it is given", judge=equal, visible=True)
 def _(ns, t):
     ds = _ds(ns, t, 10)
     return list(ns.DataLoader(ds, ns.Sampler(ds, 4), collate_fn=len))
+
+
+@check("DataLoader", "follows the sampler's order: batches [3, 1], [0, 4, 2], [5]", oracle=True, visible=True)
+def _(ns, t):
+    ds = _ds(ns, t, 6)
+    order = [t.tensor([3, 1]), t.tensor([0, 4, 2]), t.tensor([5])]  # any iterable of index batches
+    return [list(b) for b in ns.DataLoader(ds, order)]
+
+
+class _Shuffling:
+    """A sampler that draws a fresh order from its own generator on every pass, and keeps it."""
+
+    def __init__(self, n, bs, gen):
+        self.n, self.bs, self.gen, self.drawn = n, bs, gen, []
+
+    def __iter__(self):
+        idxs = torch.randperm(self.n, generator=self.gen)
+        self.drawn.append(idxs.tolist())
+        return iter(idxs.split(self.bs))
+
+
+@check("DataLoader", "follows a shuffling sampler, pass after pass", judge=equal, visible=True)
+def _(ns, t):
+    ds = _ds(ns, t, 11)  # y[i] = i: the targets say which items came
+    sampler = _Shuffling(11, 4, t.gen)
+    dl = ns.DataLoader(ds, sampler)
+    passes = [[int(i) for _, yb in dl for i in yb] for _ in range(2)]
+    return [passes == sampler.drawn, passes]
 
 
 @check("DataLoader", "can be iterated twice", oracle=True)
@@ -438,7 +475,7 @@ def _(ns, t):
     return [float(loss), float(acc), list(model.parameters())]
 
 
-@check("fit", "validation averages over samples: 1000 + 1", plot=_VALID_PLOT)
+@check("fit", "validation averages over samples: 1000 + 1", plot=_VALID_PLOT, visible=True)
 def _(ns, t):
     c = 4
     y = t.randint(c, 1001)
@@ -452,7 +489,7 @@ def _(ns, t):
     return [float(loss), float(acc)]
 
 
-@check("fit", "validation averages over samples: random unequal batches", plot=_VALID_PLOT)
+@check("fit", "validation averages over samples: random unequal batches")
 def _(ns, t):
     model = _linears(t, (5, 3))
     x, y = t.randn(23, 5), t.randint(3, 23)
@@ -460,7 +497,22 @@ def _(ns, t):
     return [float(loss), float(acc)]
 
 
-@check("fit", "trains in train mode, validates in eval mode without grad", judge=equal)
+@check("fit", "uses the loss_func it is given, in training and validation", visible=True)
+def _(ns, t):
+    calls = []
+
+    def loss_func(pred, yb):  # a mean loss that is not cross-entropy
+        calls.append([torch.is_grad_enabled(), len(yb)])
+        return ((pred - F.one_hot(yb, pred.shape[1]).float()) ** 2).mean() * 3
+
+    model = _linears(t, (5, 3))
+    x, y = t.randn(17, 5), t.randint(3, 17)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    loss, acc = ns.fit(1, model, loss_func, opt, _batches(x[:9], y[:9], 4), _batches(x[9:], y[9:], 5))
+    return [float(loss), float(acc), list(model.parameters()), calls]
+
+
+@check("fit", "trains in train mode, validates in eval mode without grad", judge=equal, visible=True)
 def _(ns, t):
     spy = tiny.Spy(_linears(t, (4, 3)))
     x, y = t.randn(10, 4), t.randint(3, 10)
@@ -488,21 +540,21 @@ def _(ns, t):
     return [yb for _, yb in valid]
 
 
-@check("get_dls", "train: batches of bs, every sample once", judge=equal)
+@check("get_dls", "train: batches of bs, every sample once", judge=equal, visible=True)
 def _(ns, t):
     train, _ = ns.get_dls(_tensor_ds(t, 37), _tensor_ds(t, 5), 8)
     batches = [yb.tolist() for _, yb in train]
     return [[len(b) for b in batches], sorted(i for b in batches for i in b)]
 
 
-@check("get_dls", "train: reshuffled every epoch", judge=two_different_permutations)
+@check("get_dls", "train: reshuffled every epoch", judge=two_different_permutations, visible=True)
 def _(ns, t):
     t.manual_seed()
     train, _ = ns.get_dls(_tensor_ds(t, 40), _tensor_ds(t, 5), 8)
     return [[i for _, yb in train for i in yb.tolist()] for _ in range(2)]
 
 
-@check("get_dls", "passes keyword arguments on to both loaders", judge=equal)
+@check("get_dls", "passes keyword arguments on to both loaders", judge=equal, visible=True)
 def _(ns, t):
     train, valid = ns.get_dls(_tensor_ds(t, 37), _tensor_ds(t, 37), 8, drop_last=True)
     return [[len(yb) for _, yb in train], [len(yb) for _, yb in valid]]

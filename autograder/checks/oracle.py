@@ -2,7 +2,9 @@
 
 Checks marked `oracle=True` compare the student's result with the reference
 solution *and* with what these give on the same inputs, so the reference is
-held to torch too.
+held to torch too. Every exercise is either defined here, from torch, or
+named in `NO_TORCH_EQUIVALENT` with the reason; a check that claims an oracle
+its exercise does not have fails the building of the registry (`checks.Registry`).
 """
 
 from __future__ import annotations
@@ -61,3 +63,39 @@ def gain(a):
 
 def kaiming_uniform(w, a=0.0, use_fan_out=False):
     return init.kaiming_uniform_(w, a=a, mode="fan_out" if use_fan_out else "fan_in", nonlinearity="leaky_relu")
+
+
+# Exercises torch has no function for: their checks compare with the reference only.
+NO_TORCH_EQUIVALENT = {
+    "stats_after_layers": "a loop over layers that records (mean, std): no torch function does it",
+    "deep_chain": "the lesson's experiment, not a torch function",
+    "accuracy": "torch has no accuracy metric (torchmetrics is not torch)",
+    "DummyModule": "nn.Module's registration is what it imitates, but nn.Module has no such constructor",
+    "fit": "torch has no training loop",
+    "get_dls": "it is made of torch's DataLoader: the checks compare with the reference's",
+    "Runner": "torch has no training loop or callbacks",
+    "AvgStats": "torch has no running statistics of a training pass",
+    "TestCallback": "torch has no callbacks",
+    "Recorder": "torch has no callbacks",
+    "ParamScheduler": "torch.optim.lr_scheduler steps per epoch or batch by calls, not by pos; no equivalent",
+    "annealer": "a decorator of the lesson's, not a torch function",
+    "sched_lin": "torch's schedulers are stateful objects, not functions of pos",
+    "sched_cos": "torch's schedulers are stateful objects, not functions of pos",
+    "sched_no": "torch's schedulers are stateful objects, not functions of pos",
+    "sched_exp": "torch's schedulers are stateful objects, not functions of pos",
+    "combine_scheds": "torch's SequentialLR chains scheduler objects, not functions of pos",
+    "cos_1cycle_anneal": "torch's OneCycleLR is a stateful scheduler, not two functions of pos",
+}
+
+
+def defines(exercise: str) -> str | None:
+    """Why `exercise` has no oracle here (None when it has one, defined from torch)."""
+    if exercise in NO_TORCH_EQUIVALENT:
+        return f"oracle.py says torch has no {exercise}: {NO_TORCH_EQUIVALENT[exercise]}"
+    obj = globals().get(exercise)
+    if obj is None:
+        return f"oracle.py defines no {exercise}, and does not say why in NO_TORCH_EQUIVALENT"
+    module = getattr(obj, "__module__", "") or ""
+    if module != __name__ and not module.startswith("torch"):
+        return f"oracle.{exercise} comes from {module}, not from torch"
+    return None

@@ -45,6 +45,9 @@ MUTANTS = {
 ''',
     },
     'accuracy': {
+        'returns a Python float': '''def accuracy(out, yb):
+    return (torch.argmax(out, dim=1) == yb).float().mean().item()
+''',
         'argmax over the wrong dim': '''def accuracy(out, yb):
     return (torch.argmax(out, dim=0) == yb[:out.shape[1]]).float().mean()
 ''',
@@ -58,6 +61,9 @@ MUTANTS = {
         "forgets the relu": [("return self.l2(F.relu(self.l1(x)))", "return self.l2(self.l1(x))")],
         "parameters yields weights only": [("for l in self._modules.values(): yield from l.parameters()",
                                             "for l in self._modules.values(): yield l.weight")],
+        "registers modules only": [("        if not k.startswith('_'): self._modules[k] = v\n",
+                                    "        if not k.startswith('_') and isinstance(v, nn.Module): self._modules[k] = v\n")],
+        "repr of the object, not of _modules": [("    def __repr__(self): return f'{self._modules}'\n", "")],
     },
     "Optimizer": {
         "uses a global lr": [("            for p in self.params: p -= p.grad * self.lr\n",
@@ -65,6 +71,8 @@ MUTANTS = {
                              ("class Optimizer():\n", "lr = 0.5\nclass Optimizer():\n")],
         "keeps the generator, not a list": [("self.params, self.lr = list(params), lr", "self.params, self.lr = params, lr")],
         "adds the gradient": [("p -= p.grad * self.lr", "p += p.grad * self.lr")],
+        "default lr 0.1": [("def __init__(self, params, lr=0.5):", "def __init__(self, params, lr=0.1):")],
+        "zero_grad does nothing": [("            if p.grad is not None: p.grad.zero_()\n", "            pass\n")],
     },
     "Dataset": {
         "returns x only": [("        return self.x[i], self.y[i]\n", "        return self.x[i]\n")],
@@ -92,6 +100,15 @@ MUTANTS = {
     },
     "DataLoader": {
         "ignores collate_fn": [("yield self.collate_fn([self.ds[i] for i in s])", "yield collate([self.ds[i] for i in s])")],
+        "ignores the sampler's order: in order, in batches of its size": '''class DataLoader():
+    def __init__(self, ds, sampler, collate_fn=collate):
+        self.ds, self.sampler, self.collate_fn = ds, sampler, collate_fn
+
+    def __iter__(self):
+        bs = len(next(iter(self.sampler)))
+        for i in range(0, len(self.ds), bs):
+            yield self.collate_fn([self.ds[j] for j in range(i, min(i + bs, len(self.ds)))])
+''',
         "yields only the first batch": [("        for s in self.sampler: yield self.collate_fn([self.ds[i] for i in s])\n",
                                          "        s = next(iter(self.sampler))\n        yield self.collate_fn([self.ds[i] for i in s])\n")],
     },
@@ -100,6 +117,8 @@ MUTANTS = {
                                              ("                tot_acc += accuracy(pred, yb) * n\n", "                tot_acc += accuracy(pred, yb)\n"),
                                              ("                count += n\n", "                count += 1\n")],
         "validates in train mode with grad": [("        model.eval()\n", ""), ("        with torch.no_grad():\n", "        if True:\n")],
+        "cross-entropy, not the loss_func given": [("            loss = loss_func(model(xb), yb)\n", "            loss = F.cross_entropy(model(xb), yb)\n"),
+                                                   ("                tot_loss += loss_func(pred, yb) * n\n", "                tot_loss += F.cross_entropy(pred, yb) * n\n")],
         "zero_grad before step": [("            opt.step()\n            opt.zero_grad()\n", "            opt.zero_grad()\n            opt.step()\n")],
     },
     'get_dls': {
@@ -110,6 +129,10 @@ MUTANTS = {
         'same batch size for both': '''def get_dls(train_ds, valid_ds, bs, **kwargs):
     return (torch.utils.data.DataLoader(train_ds, batch_size=bs, shuffle=True, **kwargs),
             torch.utils.data.DataLoader(valid_ds, batch_size=bs, **kwargs))
+''',
+        'passes no keyword arguments on': '''def get_dls(train_ds, valid_ds, bs, **kwargs):
+    return (torch.utils.data.DataLoader(train_ds, batch_size=bs, shuffle=True),
+            torch.utils.data.DataLoader(valid_ds, batch_size=bs*2))
 ''',
         'forgets to shuffle the training set': '''def get_dls(train_ds, valid_ds, bs, **kwargs):
     return (torch.utils.data.DataLoader(train_ds, batch_size=bs, **kwargs),
@@ -227,6 +250,197 @@ def get_dls(train_ds, valid_ds, bs, **kwargs):
     return train, valid
 ''',
 })
+
+# The lesson's own code, line for line as shared/LESSON_API.md describes it (not the kit's
+# reference): each must get full marks. Where the kit's SPEC fixes a choice the lesson's notebook
+# did not make, the cell makes it as LESSON_API.md's own correction says, and a comment says so.
+LESSON = {
+    "logsumexp": '''def logsumexp(x):
+    m = x.max(-1)[0]
+    return m + (x-m[:,None]).exp().sum(-1).log()
+''',
+    "log_softmax": '''def log_softmax(x): return x - x.logsumexp(-1,keepdim=True)
+''',
+    "nll": '''def nll(input, target): return -input[range(target.shape[0]), target].mean()
+''',
+    "accuracy": '''def accuracy(out, yb): return (torch.argmax(out, dim=1)==yb).float().mean()
+''',
+    "DummyModule": '''class DummyModule():
+    def __init__(self, n_in, nh, n_out):
+        self._modules = {}
+        self.l1 = nn.Linear(n_in,nh)
+        self.l2 = nn.Linear(nh,n_out)
+
+    def __setattr__(self,k,v):
+        if not k.startswith("_"): self._modules[k] = v
+        super().__setattr__(k,v)
+
+    def __repr__(self): return f'{self._modules}'
+
+    def parameters(self):
+        for l in self._modules.values():
+            for p in l.parameters(): yield p
+
+    # SPEC: the kit adds __call__ so that it can be trained
+    def __call__(self, x): return self.l2(F.relu(self.l1(x)))
+''',
+    "Optimizer": '''class Optimizer():
+    def __init__(self, params, lr=0.5): self.params,self.lr=list(params),lr
+
+    def step(self):
+        with torch.no_grad():
+            for p in self.params: p -= p.grad * self.lr
+
+    def zero_grad(self):
+        for p in self.params: p.grad.data.zero_()
+''',
+    "Dataset": '''class Dataset():
+    def __init__(self, x, y): self.x,self.y = x,y
+    def __len__(self): return len(self.x)
+    def __getitem__(self, i): return self.x[i],self.y[i]
+''',
+    "Sampler": '''class Sampler():
+    def __init__(self, ds, bs, shuffle=False):
+        self.n,self.bs,self.shuffle = len(ds),bs,shuffle
+
+    def __iter__(self):
+        self.idxs = torch.randperm(self.n) if self.shuffle else torch.arange(self.n)
+        for i in range(0, self.n, self.bs): yield self.idxs[i:i+self.bs]
+''',
+    "collate": '''def collate(b):
+    xs,ys = zip(*b)
+    return torch.stack(xs),torch.stack(ys)
+''',
+    "DataLoader": '''class DataLoader():
+    def __init__(self, ds, sampler, collate_fn=collate):
+        self.ds,self.sampler,self.collate_fn = ds,sampler,collate_fn
+
+    def __iter__(self):
+        for s in self.sampler: yield self.collate_fn([self.ds[i] for i in s])
+''',
+    # The lesson divides by nv, the number of batches (its averaging bug); SPEC grades the mean
+    # over samples, so this is LESSON_API.md's "correct version": sums weighted by batch size.
+    "fit": '''def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
+    for epoch in range(epochs):
+        model.train()
+        for xb,yb in train_dl:
+            loss = loss_func(model(xb), yb)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+
+        model.eval()
+        with torch.no_grad():
+            tot_loss,tot_acc,nv = 0.,0.,0
+            for xb,yb in valid_dl:
+                pred = model(xb)
+                n = xb.shape[0]
+                tot_loss += loss_func(pred, yb)*n
+                tot_acc  += accuracy (pred,yb)*n
+                nv += n
+        print(epoch, tot_loss/nv, tot_acc/nv)
+    return tot_loss/nv, tot_acc/nv
+''',
+    "get_dls": '''def get_dls(train_ds, valid_ds, bs, **kwargs):
+    return (torch.utils.data.DataLoader(train_ds, batch_size=bs, shuffle=True, **kwargs),
+            torch.utils.data.DataLoader(valid_ds, batch_size=bs*2, **kwargs))
+''',
+}
+
+# What each exercise must do (SPEC's "must do" and what LESSON_API.md says the lesson's code does),
+# each with the mutants above that lack it: docs/BEHAVIOURS.md (bench/behaviours.py) lists the
+# checks that fail on each, so every behaviour is seen to have a probe that fails without it.
+BEHAVIOURS = {
+    "logsumexp": {
+        "SPEC: over the last dim of a 2-D input": ["max over the wrong dim"],
+        "SPEC: the max trick, finite for inputs of magnitude 1e4": ["naive: overflows"],
+        "LESSON: m + log(sum(exp(x - m)))": ["forgets to add the max back"],
+        "SPEC: not torch's logsumexp": ["calls torch's logsumexp"],
+    },
+    "log_softmax": {
+        "SPEC: x - logsumexp(x) over the last dim, keeping dims": ["sums over the batch dim"],
+        "LESSON: stable (row [1000, 0] gives [0, -1000])": ["naive log of softmax"],
+        "SPEC: not torch's log_softmax or softmax": ["calls F.log_softmax"],
+    },
+    "nll": {
+        "SPEC: the negative log-likelihood": ["forgets the minus sign"],
+        "SPEC: the mean over the batch": ["sums instead of averaging"],
+        "SPEC: by integer indexing, one entry per row": ["indexes a whole row per target"],
+    },
+    "accuracy": {
+        "SPEC: argmax over dim 1": ["argmax over the wrong dim"],
+        "SPEC: the mean": ["counts instead of averaging"],
+        "SPEC: a float tensor": ["returns a Python float"],
+    },
+    "DummyModule": {
+        "SPEC: __setattr__ registers public attributes, not underscore ones": ["registers underscore names too"],
+        "SPEC: every public attribute, not only modules": ["registers modules only"],
+        "SPEC: parameters() yields every parameter, in order": ["parameters yields weights only"],
+        "SPEC: __call__ = l2(relu(l1(x)))": ["forgets the relu"],
+        "SPEC: __repr__ (the _modules dict)": ["repr of the object, not of _modules"],
+    },
+    "Optimizer": {
+        "SPEC: step() updates against the gradient, in place": ["adds the gradient"],
+        "SPEC: lr=0.5 by default": ["default lr 0.1"],
+        "SPEC: step uses self.lr, never a global": ["uses a global lr"],
+        "LESSON: keeps list(params): a generator is walked once": ["keeps the generator, not a list"],
+        "SPEC: zero_grad() zeroes its own params' gradients": ["zero_grad does nothing"],
+    },
+    "Dataset": {
+        "SPEC: len": ["len off by one"],
+        "SPEC: ds[i] is (x[i], y[i]), by int and by slice": ["returns x only"],
+    },
+    "Sampler": {
+        "SPEC: batches of bs, the last smaller": ["drops the last partial batch"],
+        "SPEC: shuffles when asked": ["never shuffles"],
+        "SPEC: a fresh permutation on every pass": ["shuffles once, in __init__"],
+    },
+    "collate": {
+        "SPEC: stacked along a new first dim": ["concatenates instead of stacking"],
+        "SPEC: (xs, ys) tensors": ["returns the pairs unzipped but not stacked"],
+    },
+    "DataLoader": {
+        "SPEC: uses collate_fn": ["ignores collate_fn"],
+        "LESSON: every batch the sampler yields": ["yields only the first batch"],
+        "LESSON: follows whatever order the sampler yields (fixed or shuffling)": ["ignores the sampler's order: in order, in batches of its size"],
+    },
+    "fit": {
+        "SPEC: the mean over validation samples": ["the lesson's mean of batch means"],
+        "SPEC: validates with model.eval() under no_grad": ["validates in train mode with grad"],
+        "LESSON: loss, backward, step, then zero_grad": ["zero_grad before step"],
+        "SPEC: uses the loss_func it is given": ["cross-entropy, not the loss_func given"],
+    },
+    "get_dls": {
+        "SPEC: shuffled train loader": ["forgets to shuffle the training set"],
+        "SPEC: ordered valid loader": ["valid loader shuffles too"],
+        "SPEC: valid batches of 2*bs": ["same batch size for both"],
+        "LESSON: **kwargs go to both loaders": ["passes no keyword arguments on"],
+    },
+}
+
+# Automatic mutants (`autograder.mutate`, `course selftest --auto`) that no check can tell from
+# the reference, because SPEC lets them behave so: exercise -> {mutant name: why it is equivalent}.
+EQUIVALENT = {
+    "logsumexp": {
+        "dim 3:14 -1 -> 1": "SPEC: the input is 2-D, whose last dim is dim 1",
+        "dim 4:42 -1 -> 1": "SPEC: the input is 2-D, whose last dim is dim 1",
+    },
+    "log_softmax": {
+        "dim 3:38 -1 -> 1": "SPEC: the input is 2-D, whose last dim is dim 1",
+    },
+    "nll": {
+        "const 3:37 0 -> -1": "target.shape[-1] is target.shape[0]: the target is 1-D",
+    },
+    "Optimizer": {
+        "const 15:29 None -> 0": "`p.grad is not 0` is always true: the lesson's zero_grad has no test at all, "
+        "and zero_grad before any backward is not graded (the lesson's raises)",
+    },
+    "fit": {
+        "drop 21:8 print(f'epoch {epoch}: valid loss {float(tot_loss / count... -> (removed)": "what fit prints is not graded",
+        "arith 21:49 tot_loss / count -> tot_loss * count": "only in what fit prints",
+        "arith 21:89 tot_acc / count -> tot_acc * count": "only in what fit prints",
+    },
+}
 
 # The bugs in samples/03_minibatch_training/buggy.ipynb: (exercise, mutant).
 BUGGY_SAMPLE = [
