@@ -68,21 +68,21 @@ def test_one_graded_step_per_exercise_worth_its_points(course, a):
     doc = yaml.safe_load(workflow(a).read_text())
     assert list(doc["on"]) == ["push", "repository_dispatch"] and doc["permissions"]["checks"] == "write"
     all_steps = steps(a)
-    kit = next(s for s in all_steps if s.get("with", {}).get("path") == ".kit")
-    assert kit["uses"].startswith("actions/checkout@")
-    assert kit["with"]["repository"] == course.kit_repository and kit["with"]["ref"] == course.kit_ref
+    # the student's own repository, and nothing else: the kit (which holds the answers) is never checked out
+    checkouts = [s for s in all_steps if s.get("uses", "").startswith("actions/checkout@")]
+    assert len(checkouts) == 1 and "repository" not in checkouts[0].get("with", {})
     python = next(s for s in all_steps if s.get("uses", "").startswith("actions/setup-python@"))
     assert python["with"]["python-version"] == "3.11"
     install = next(s["run"] for s in all_steps if "run" in s)
     assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in install
-    assert "pip install ./.kit" in install
+    assert f"pip install '{course.student_package}'" in install  # the student package: the checker alone
 
     graders = [s for s in all_steps if s.get("uses") == GRADER]
     points = course.assignment(a).points
     assert [s["with"]["test-name"] for s in graders] == list(points)
     for s, (ex, p) in zip(graders, points.items(), strict=True):
         assert s["with"]["max-score"] == p
-        assert s["with"]["command"] == f"course --root .kit check {a}.ipynb --exercise {ex}"
+        assert s["with"]["command"] == f"course check {a}.ipynb --exercise {ex}"
         assert int(s["with"]["timeout"]) >= 2  # minutes
     ids = [s["id"] for s in graders]
     assert len(set(ids)) == len(ids)
@@ -120,8 +120,9 @@ def test_an_unknown_exercise_is_a_clear_error():
 
 @pytest.mark.slow
 def test_each_step_passes_on_the_reference_and_fails_on_the_stubs(tmp_path):
-    """The commands as Classroom's command grader runs them: bash in the student's repository
-    (the notebook, the kit in .kit), with only PATH and HOME in the environment."""
+    """The commands as Classroom's command grader runs them: bash in the student's repository (a
+    copy of release/<a>/: the notebook and its .checks/, no course.toml, no kit), with only PATH and
+    HOME in the environment. (tests/test_student.py runs the student package itself.)"""
     a = "05_anneal"
     commands = [s["with"]["command"] for s in steps(a) if s.get("uses") == GRADER]
     env = {
@@ -132,9 +133,8 @@ def test_each_step_passes_on_the_reference_and_fails_on_the_stubs(tmp_path):
     repos = {}
     for kind in ("perfect", "stubs"):
         repo = tmp_path / kind
-        repo.mkdir()
+        shutil.copytree(ROOT / "release" / a, repo)
         shutil.copy(ROOT / "samples" / a / f"{kind}.ipynb", repo / f"{a}.ipynb")
-        (repo / ".kit").symlink_to(ROOT)
         repos[kind] = repo
 
     def run(job):
