@@ -20,15 +20,22 @@ Data flows one way, and the folders are its stages::
 - `grading/`   turns plain results into scores: `grade` (the runner),
                `reference` (the solutions), `forbidden` (static scan),
                `submissions` (paths to students), `store` (resumable
-               batches), `cluster` (dask).
+               batches), `cluster` (dask), `shipped` (the self-check's
+               expected values, shipped as JSON with the release).
 - `report`     the contract from grader to outputs: the grade report's
                shape, one validator, atomic writes.
 - `outputs/`   what people read: `progress`, `feedback` pages, `figures`,
-               the class `summary`, `exports` (Gradescope, JUnit),
-               nbgrader's `gradebook`, the `gradescope` autograder zip.
-               It reads reports only: never `sandbox` or `grading`.
+               the class `summary`, `exports` (Gradescope, JUnit), `lms`
+               (Canvas and Moodle gradebook CSV), nbgrader's `gradebook`,
+               the `gradescope` autograder zip; pages are Jinja2 `templates/`
+               (`templating`). It reads reports only, never `sandbox` or
+               `grading`; `similar` (with `fingerprint`) alone reads the
+               notebooks themselves, through `notebook`, never running them.
 - `config` (course.toml), `release` (nbgrader's generate_assignment),
-  `mutants` (known-wrong code for the tests) and `cli` (nothing imports it)
+  `mutants` (known-wrong code for the tests), `mutate` (automatic
+  mutants by syntax-tree operators), `selftest` (`course selftest`: the
+  checks on known code in one process), `package` (the student
+  package: the checker without the answers) and `cli` (nothing imports it)
   sit on top.
 """
 

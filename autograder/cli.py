@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import sysconfig
 from pathlib import Path
 
 from . import config, release, report
@@ -33,6 +34,12 @@ def cmd_release(course: config.Course, args) -> int:
         return 1 if bad else 0
     for path in release.release(course, names):
         print(f"wrote {path}")
+    for name, shown in release.revealed(course).items():  # 05 gives 04's Runner: mind the deadlines
+        for earlier, exercises in shown.items():
+            print(
+                f"note: release/{name} holds the answers of {earlier}'s {', '.join(exercises)}: "
+                f"publish it after {earlier}'s deadline"
+            )
     return 0
 
 
@@ -88,19 +95,22 @@ def cmd_grade(course: config.Course, args) -> int:
     return 0
 
 
-def cmd_check(course: config.Course, args) -> int:
+def cmd_check(course: config.Course | None, args) -> int:
+    """The student's self-check: the visible checks judged against the release's expected values
+    (`.checks/` beside the notebook), on the student's own code. No reference, no course.toml."""
+    from .grading import shipped
+
+    if args.device == "cuda":
+        raise config.ConfigError(
+            "--device cuda: the self-check's expected values are the CPU's (course grade checks CUDA)"
+        )
     path = Path(args.notebook)
-    name = args.assignment or _guess_assignment(course, path)
-    if args.exercise:  # that exercise alone (GitHub Classroom runs one step per exercise)
-        a = course.assignment(name)
-        if args.exercise not in a.points:
-            raise config.ConfigError(
-                f"--exercise {args.exercise}: not an exercise of {name} ({', '.join(a.exercises)})"
-            )
-        one = dataclasses.replace(a, points={args.exercise: a.points[args.exercise]})
-        course = dataclasses.replace(course, assignments={**course.assignments, name: one})
-    devices = _devices(course, args.device)
-    results = grade.grade(course, name, [(path.stem, path)], devices, course.draw_seed(), visible_only=True)
+    data = shipped.load(shipped.find(path, args.assignment, _course_root(args.root)))
+    if args.exercise:  # that exercise (GitHub Classroom runs one step per exercise), and those it uses
+        data = shipped.restrict(data, args.exercise)
+    results = shipped.check(data, [(path.stem, path)])
+    if args.exercise:
+        results = [shipped.only(r, args.exercise) for r in results]
     report.table(results, sys.stdout, detail=True)
     if args.feedback:
         from .outputs import feedback
@@ -109,10 +119,79 @@ def cmd_check(course: config.Course, args) -> int:
     return 0 if all(e["status"] == "passed" for e in results[0]["exercises"]) else 1
 
 
+def cmd_selftest(course: config.Course, args) -> int:
+    """The author's self-test: in one process, no sandbox. Over the seeds, the reference (against
+    torch), the alternatives and the lesson's code must pass; every mutant must fail."""
+    from . import selftest
+
+    a = course.assignment(args.assignment)
+    if args.exercise and args.exercise not in a.points:
+        raise config.ConfigError(f"--exercise {args.exercise}: not an exercise of {a.name} ({', '.join(a.exercises)})")
+    extra = selftest.auto_variants(course, a, args.exercise) if args.auto else []
+    seeds = range(args.seed, args.seed + args.seeds)
+    outcomes = selftest.run(course, a.name, seeds, args.exercise, _devices(course, args.device or "cpu"), extra)
+    print("\n".join(selftest.summary(outcomes)))
+    bad = selftest.disagreements(outcomes)
+    print("\n".join(bad) if bad else f"every verdict as it must be, over {args.seeds} seed(s)")
+    return 1 if bad else 0
+
+
 def cmd_report(course: config.Course | None, args) -> int:
     from .outputs import summary
 
+    roster = _roster(args)  # a bad roster stops it before anything is written
     for path in summary.write(args.grades, args.out):
+        print(f"wrote {path}")
+    if roster is not None:
+        _lms_export(args, roster)
+    return 0
+
+
+def _roster(args):
+    from .outputs import lms
+
+    if args.lms is None:
+        if args.roster or args.missing_zero:
+            raise config.ConfigError("--roster and --missing-zero go with --lms canvas|moodle")
+        return None
+    if args.roster is None:
+        raise config.ConfigError(f"--lms {args.lms} needs --roster ROSTER.csv, the roster exported from {args.lms}")
+    return lms.read_roster(args.roster, lms.FORMATS[args.lms])
+
+
+def _lms_export(args, roster) -> None:
+    from .outputs import lms, summary
+
+    try:  # assignment titles name LMS columns too; a report alone needs no course.toml
+        titles = {n: a.title for n, a in config.load(args.root).assignments.items()}
+    except config.ConfigError:
+        titles = {}
+    by_assignment = summary.gather(args.grades)  # read and checked once already, by summary.write
+    paths, export = lms.write(by_assignment, roster, args.lms, args.out, args.missing_zero, titles)
+    for note in export.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for u in export.unmatched:
+        print(f"not in the {args.lms} gradebook: {u.student} ({u.why}); kept in {paths[-1]}", file=sys.stderr)
+    for path in paths:
+        print(f"wrote {path}")
+
+
+def cmd_similar(course: config.Course, args) -> int:
+    from .outputs import similar
+
+    course.assignment(args.assignment)
+    subs = submissions.find(args.submissions, args.assignment)
+    if not subs:
+        print(f"no submissions of {args.assignment} found in {' '.join(args.submissions)}", file=sys.stderr)
+        return 2
+    found = similar.run(course, args.assignment, subs, workers=args.workers)
+    names = [s.student for s in found.submissions]
+    for p in found.flagged:
+        print(f"{names[p.a]} & {names[p.b]}: {p.score:.0%} alike")
+    for g in found.groups:
+        print(f"group of {len(g.members)}: {', '.join(names[m] for m in g.members)}")
+    print(f"{len(found.flagged)} pair(s) of {len(names)} submissions at or above {found.settings.threshold:.0%}")
+    for path in similar.write(found, args.out):
         print(f"wrote {path}")
     return 0
 
@@ -131,11 +210,21 @@ def cmd_gradebook(course: config.Course, args) -> int:
     return 0
 
 
-def _guess_assignment(course: config.Course, path: Path) -> str:
-    for name in course.assignments:
-        if path.stem == name or path.parent.name == name:
-            return name
-    raise config.ConfigError(f"{path}: cannot tell which assignment this is; pass --assignment")
+def _course_root(root: Path | None) -> Path | None:
+    """The course folder when the self-check runs in the kit (a sample); None in a student's folder."""
+    try:
+        return config.find_root(root)
+    except config.ConfigError:
+        if root is not None:
+            raise
+        return None
+
+
+def cmd_student_package(course: config.Course, args) -> int:
+    from . import package
+
+    print(f"wrote {package.write(course, args.out)} (publish it where students can read it: see README)")
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -197,6 +286,16 @@ def parser() -> argparse.ArgumentParser:
         help="also write the checks as an HTML page with pictures: DIR/<notebook>/<assignment>/<assignment>.html",
     )
     c.set_defaults(run=cmd_check)
+    t = sub.add_parser(
+        "selftest", help="for authors: the checks on the reference, torch, alternatives, the lesson's code and mutants"
+    )
+    t.add_argument("assignment")
+    t.add_argument("--exercise", metavar="ID", help="only this exercise")
+    t.add_argument("--seeds", type=int, default=3, help="how many seeds (default: 3)")
+    t.add_argument("--seed", type=int, default=1, help="the first seed (default: 1)")
+    t.add_argument("--device", choices=["cpu", "cuda", "all"], help="default: cpu")
+    t.add_argument("--auto", action="store_true", help="also every automatic mutant (autograder.mutate)")
+    t.set_defaults(run=cmd_selftest)
     b = sub.add_parser("gradebook", help="put grade reports into nbgrader's gradebook (formgrader shows them)")
     b.add_argument(
         "grades", nargs="+", type=Path, metavar="GRADES.json", help="reports written by `course grade --json`"
@@ -207,23 +306,62 @@ def parser() -> argparse.ArgumentParser:
         help="nbgrader's database URL (default: [nbgrader] db of course.toml, sqlite:///<course>/gradebook.db)",
     )
     b.set_defaults(run=cmd_gradebook)
+    p = sub.add_parser("student-package", help="the checker without the answers, for students (GitHub Classroom)")
+    p.add_argument(
+        "--out", type=Path, default=Path("student-package"), help="where to write it (default: student-package/)"
+    )
+    p.set_defaults(run=cmd_student_package)
     z = sub.add_parser("gradescope-zip", help="the autograder zip to upload to a Gradescope programming assignment")
     z.add_argument("assignment")
     z.add_argument("--out", type=Path, help="where to write it (default: gradescope-ASSIGNMENT.zip)")
     z.set_defaults(run=cmd_gradescope_zip)
+    m = sub.add_parser("similar", help="which students' solutions are suspiciously alike: a page and a CSV of pairs")
+    m.add_argument("assignment")
+    m.add_argument("submissions", nargs="+", help="notebooks, or folders in nbgrader's submitted/ layout")
+    m.add_argument(
+        "--out",
+        type=Path,
+        default=Path("report"),
+        help="where to write <assignment>-similar.html and .csv (default: report/, where `course report` links it)",
+    )
+    m.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes reading notebooks (default: the cores)"
+    )
+    m.set_defaults(run=cmd_similar)
     s = sub.add_parser("report", help="the class summary of grade reports: a CSV and an HTML page per assignment")
     s.add_argument(
         "grades", nargs="+", type=Path, metavar="GRADES.json", help="reports written by `course grade --json`"
     )
     s.add_argument("--out", type=Path, default=Path("report"), help="where to write them (default: report/)")
+    s.add_argument(
+        "--lms",
+        choices=["canvas", "moodle"],
+        help="also write the gradebook CSV this LMS imports (<lms>-grades.csv), for the students of --roster",
+    )
+    s.add_argument("--roster", type=Path, metavar="ROSTER.csv", help="the roster (or gradebook) exported from the LMS")
+    s.add_argument(
+        "--missing-zero", action="store_true", help="a roster student with no grade gets 0 (default: an empty cell)"
+    )
     s.set_defaults(run=cmd_report)
     return ap
 
 
+def _own_scripts_on_path() -> None:
+    """Put this Python's scripts folder (a venv's bin/) first on PATH, as activating the venv does.
+    The tools the kit drives run commands by name (nbgrader's gradebook runs `alembic`), which
+    fails where `.venv/bin/course` runs from a PATH without the venv: cron, systemd, a CI step."""
+    scripts = sysconfig.get_path("scripts")
+    path = os.environ.get("PATH", "")
+    if scripts and scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = os.pathsep.join(p for p in (scripts, path) if p)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _own_scripts_on_path()
     try:
-        course = None if args.run is cmd_report else config.load(args.root)  # a report needs no course
+        # a report needs no course; a self-check finds its release data itself (a student has no course.toml)
+        course = None if args.run in (cmd_report, cmd_check) else config.load(args.root)
         return args.run(course, args)
     except (config.ConfigError, release.ReleaseError, SandboxError) as e:
         print(f"course: {e}", file=sys.stderr)

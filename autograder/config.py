@@ -61,6 +61,29 @@ class Gradescope:
 
 
 @dataclass(frozen=True)
+class Similar:
+    """`course similar` ([similar] of course.toml): how code is fingerprinted, what is too common
+    to count, and from which score a pair is flagged."""
+
+    k: int = 6  # tokens per fingerprint: shorter shared runs are noise
+    window: int = 4  # winnowing window: any shared run of k + window - 1 tokens is found
+    threshold: float = 0.5  # pair score (0..1) from which a pair is flagged
+    ignore_share: float = 0.1  # a fingerprint more than this share of the class has is ignored...
+    ignore_min: int = 5  # ...but never one this many students or fewer share (small classes, groups)
+    pairs_shown: int = 30  # pairs the page details (at least every flagged one)
+
+    def __post_init__(self):
+        for key in ("k", "window", "ignore_min", "pairs_shown"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"[similar] {key} = {v!r}: not a whole number of 1 or more")
+        for key in ("threshold", "ignore_share"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1:
+                raise ValueError(f"[similar] {key} = {v!r}: not a number above 0 and at most 1")
+
+
+@dataclass(frozen=True)
 class Course:
     root: Path
     devices: list[str]
@@ -70,10 +93,13 @@ class Course:
     assignments: dict[str, Assignment]
     forbidden: dict[str, list[str]] = field(default_factory=dict)
     strict: bool = False  # refuse to grade unless every isolation layer is in force
+    flags_forbidden: bool = False  # [flags] forbidden: a flagged exercise scores 0 as `forbidden`
     gradebook_db: str = "gradebook.db"  # [nbgrader] db: a file in the course folder, or a database URL
-    kit_repository: str = "OWNER/REPO"  # [classroom] the kit's repository students' workflows check out
-    kit_ref: str = "main"  # [classroom] its branch, tag or commit
+    # [classroom] what students' workflows `pip install`: the student package (`course student-package`),
+    # published where students may read it; never the kit, which holds the answers
+    student_package: str = "git+https://github.com/OWNER/REPO-check@main"
     gradescope: Gradescope = field(default_factory=Gradescope)
+    similar: Similar = field(default_factory=Similar)
 
     @property
     def gradebook_url(self) -> str:
@@ -112,6 +138,26 @@ def _check_data(data: dict) -> None:
     int(data.get("digits_train", 1300))  # ValueError or TypeError when it is not a whole number
 
 
+def _flags_forbidden(flags: dict) -> bool:
+    """[flags] forbidden: true or false, nothing else (a typo must not quietly zero a class)."""
+    value = flags.get("forbidden", False)
+    if not isinstance(value, bool):
+        raise TypeError(f"[flags] forbidden = {value!r}: not true or false")
+    return value
+
+
+def _forbidden(table: dict, assignments: dict) -> dict[str, list[str]]:
+    """[forbidden]: exercise id -> the names its cell may not use. A key is matched to the
+    exercise ids exactly (case too): one that is no exercise's id would ban nothing, so it is an error."""
+    exercises = {ex for a in assignments.values() for ex in a["points"]}
+    for key, names in table.items():
+        if key not in exercises:
+            raise ValueError(f"[forbidden] {key}: no exercise has this id (ids: {', '.join(sorted(exercises))})")
+        if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+            raise TypeError(f"[forbidden] {key} = {names!r}: not a list of names")
+    return {k: list(v) for k, v in table.items()}
+
+
 def load(root: Path | None = None) -> Course:
     root = find_root(root)
     path = root / "course.toml"
@@ -132,12 +178,13 @@ def load(root: Path | None = None) -> Course:
                 )
                 for name, a in raw["assignments"].items()
             },
-            forbidden={k: list(v) for k, v in raw.get("forbidden", {}).items()},
+            forbidden=_forbidden(raw.get("forbidden", {}), raw["assignments"]),
             strict=bool(raw.get("sandbox", {}).get("strict", False)),
+            flags_forbidden=_flags_forbidden(raw.get("flags", {})),
             gradebook_db=str(raw.get("nbgrader", {}).get("db", "gradebook.db")),
-            kit_repository=str(raw.get("classroom", {}).get("kit_repository", "OWNER/REPO")),
-            kit_ref=str(raw.get("classroom", {}).get("kit_ref", "main")),
+            student_package=str(raw.get("classroom", {}).get("student_package", Course.student_package)),
             gradescope=Gradescope(**raw.get("gradescope", {})),
+            similar=Similar(**raw.get("similar", {})),
         )
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None

@@ -5,9 +5,9 @@
 scratch copy of the course with `--no-db` so the instructor's gradebook is
 untouched. `solutions/<module>.py` is the source notebook's exported cells
 with the solution markers removed: one truth, so the reference package and
-the notebook cannot drift. `samples/<a>/` holds three submissions made from
-the release: the stubs, the reference, and one with known bugs
-(`samples/mutants/<module>.py`).
+the notebook cannot drift. `samples/<a>/` holds four submissions made from
+the release: the stubs, the reference, one with known bugs and one of the
+lesson's own code (both from `samples/mutants/<module>.py`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ HEADER = (
 
 
 WORKFLOW = ".github/workflows/classroom.yml"
+# The self-check's expected values (`grading.shipped`), beside the notebook in the student's copy.
+CHECKS = ".checks"
 
 
 class ReleaseError(Exception):
@@ -43,8 +45,9 @@ def derived_paths(a: Assignment) -> list[str]:
     return [
         f"release/{a.name}/{a.name}.ipynb",
         f"release/{a.name}/{WORKFLOW}",
+        f"release/{a.name}/{CHECKS}/{a.name}.json",
         f"solutions/{a.module}.py",
-        *(f"samples/{a.name}/{kind}.ipynb" for kind in ("perfect", "buggy", "stubs")),
+        *(f"samples/{a.name}/{kind}.ipynb" for kind in ("perfect", "buggy", "stubs", "lesson")),
     ]
 
 
@@ -82,12 +85,27 @@ def build(course: Course, a: Assignment, out: Path) -> None:
     (out / "solutions").mkdir(parents=True, exist_ok=True)
     (out / "solutions" / f"{a.module}.py").write_text(solutions_module(course, a))
     write_samples(course, a, target, out / "samples" / a.name)
+    write_release_data(course, a, out)
+
+
+def write_release_data(course: Course, a: Assignment, out: Path) -> None:
+    """The visible checks' expected values beside the release notebook (`grading.shipped`),
+    computed in a process of its own with the reference just written under `out`."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "autograder.grading.shipped", str(course.root), str(out), a.name],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode:
+        raise ReleaseError(f"the expected values of {a.name}'s visible checks failed:\n{proc.stderr[-3000:]}")
 
 
 def classroom_workflow(course: Course, a: Assignment) -> str:
     """GitHub Classroom's autograding workflow for a student's repository holding `<a>.ipynb`:
     one command-grader step per exercise (`course check --exercise`, worth its points), then
-    the reporter that sends the points to Classroom. The kit comes from [classroom] of course.toml."""
+    the reporter that sends the points to Classroom. The checker is the student package
+    ([classroom] student_package of course.toml): no answers, and the expected values come
+    from the repository's own `.checks/`, so the kit is never checked out where students can read it."""
     minutes = math.ceil((course.limits.exercise_timeout + course.limits.submission_timeout) / 60) + 2
     steps = {ex.lower(): ex for ex in a.exercises}
     if len(steps) != len(a.exercises):
@@ -110,20 +128,14 @@ def classroom_workflow(course: Course, a: Assignment) -> str:
         "    steps:",
         "    - name: Checkout code",
         "      uses: actions/checkout@v4",
-        "    - name: Check out the course kit",
-        "      uses: actions/checkout@v4",
-        "      with:",
-        f"        repository: {course.kit_repository}",
-        f"        ref: {course.kit_ref}",
-        "        path: .kit",
         "    - name: Set up Python",
         "      uses: actions/setup-python@v5",
         "      with:",
         "        python-version: '3.11'",
-        "    - name: Install the course kit",
+        "    - name: Install the checker (the course's self-check, without its answers)",
         "      run: |",
         "        pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu",
-        "        pip install ./.kit",
+        f"        pip install '{course.student_package}'",
     ]
     for step, ex in steps.items():
         points = a.points[ex]
@@ -134,7 +146,7 @@ def classroom_workflow(course: Course, a: Assignment) -> str:
             "      with:",
             f"        test-name: {ex}",
             "        setup-command: ''",
-            f"        command: course --root .kit check {a.name}.ipynb --exercise {ex}",
+            f"        command: course check {a.name}.ipynb --exercise {ex}",
             f"        timeout: {minutes}",
             f"        max-score: {int(points) if float(points).is_integer() else points}",
         ]
@@ -186,13 +198,15 @@ def solutions_module(course: Course, a: Assignment) -> str:
 
 
 def write_samples(course: Course, a: Assignment, release_nb: Path, out: Path) -> None:
-    """stubs = the release; perfect = release + reference bodies; buggy = perfect + known bugs."""
+    """stubs = the release; perfect = release + reference bodies; buggy = perfect + known bugs;
+    lesson = release + the lesson's own code (LESSON of samples/mutants/<module>.py)."""
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(release_nb, out / "stubs.ipynb")
     reference = mutants.reference_cells(course, a)
     table = mutants.load(course, a)
     bugs = {ex: table["MUTANTS"][ex][name] for ex, name in table["BUGGY_SAMPLE"]}
-    for kind, cells in (("perfect", reference), ("buggy", {**reference, **bugs})):
+    lesson = {**reference, **table["LESSON"]}
+    for kind, cells in (("perfect", reference), ("buggy", {**reference, **bugs}), ("lesson", lesson)):
         nb = json.loads(release_nb.read_text())
         for cell in nb["cells"]:
             meta = cell.get("metadata", {}).get("nbgrader", {})
@@ -219,6 +233,37 @@ def stale(course: Course, names: list[str]) -> list[str]:
             build(course, a, Path(tmp))
             for rel in derived_paths(a):
                 have, want = course.root / rel, Path(tmp) / rel
-                if not have.is_file() or not filecmp.cmp(have, want, shallow=False):
+                if not have.is_file() or not _same(have, want, course):
                     out.append(rel)
+    return out
+
+
+def _same(have: Path, want: Path, course: Course) -> bool:
+    """Byte for byte, but for the release data, whose values may differ within the tolerances
+    from one machine's arithmetic to another's (`shipped.same`)."""
+    if have.parent.name != CHECKS:
+        return filecmp.cmp(have, want, shallow=False)
+    from .grading import shipped
+
+    try:
+        return shipped.same(json.loads(have.read_text()), json.loads(want.read_text()), course)
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def revealed(course: Course) -> dict[str, dict[str, list[str]]]:
+    """Assignment -> {earlier assignment: its exercises whose reference bodies the release
+    notebook holds} (05's given cells are 04's Runner and AvgStats): publish such a notebook only
+    after the earlier assignment's deadline."""
+    from .package import found_in, solution_bodies
+
+    bodies = solution_bodies(course)
+    out: dict[str, dict[str, list[str]]] = {}
+    for a in course.assignments.values():
+        nb = notebook.read(course.root / "release" / a.name / f"{a.name}.ipynb")
+        shown = found_in("\n".join(c.source for c in nb.cells if c.code), bodies)
+        out[a.name] = {}
+        for key in shown:
+            owner, ex = key.split("/", 1)
+            out[a.name].setdefault(owner, []).append(ex)
     return out

@@ -7,7 +7,9 @@
 - `forbidden`: the static scan for forbidden torch calls;
 - `submissions`: command-line paths to `(student, notebook)` pairs;
 - `store`: finished grades kept on disk, so a stopped batch resumes;
-- `cluster`: the same grading spread over a dask cluster.
+- `cluster`: the same grading spread over a dask cluster;
+- `shipped`: the self-check's release data (visible checks' expected values as JSON), and
+  `course check` judged against it with no reference code.
 """
 
 from .reference import Reference

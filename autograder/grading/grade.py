@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,11 +22,11 @@ from typing import Any
 
 from .. import notebook, wire
 from ..checks import Check, Context, Inputs, registry
-from ..checks.judges import describe_value
+from ..checks.judges import describe_value, kind
 from ..config import Assignment, Course
 from ..sandbox.box import ExerciseRun, Job, Sandbox, SandboxError, env
 from ..sandbox.pool import Pool
-from . import forbidden
+from . import flags, forbidden
 from .reference import Reference
 from .store import Store, reuse
 
@@ -60,12 +61,16 @@ class Expected:
         return self.cache[key]
 
     def _run(self, check: Check, ns, device: str) -> Any:
+        return wire.decode(self.plain(check, ns, device))  # the same form the student's result arrives in
+
+    def plain(self, check: Check, ns, device: str) -> Any:
+        """The probe's result on `ns` as the wire's plain JSON (what `course release` ships, `shipped`)."""
         import torch
 
         torch.set_num_threads(1)  # as in the sandbox (worker.reset_torch): the same arithmetic
         with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the reference's prints
             value = check.probe(ns, Inputs(self.seed, check.name, device))
-        return wire.decode(wire.encode(value))  # the same form the student's result arrives in
+        return wire.encode(value)
 
 
 @dataclass(frozen=True)
@@ -99,7 +104,7 @@ def judge(check: Check, device: str, reply: dict | None, expected: Expected, cou
     if "error" in reply:
         out["message"] = f"raised {reply['error']}"
     else:
-        ctx = Context(device=device, tolerance=course.tolerance)
+        ctx = Context(device=device, tolerance=course.tolerance, visible=check.visible)
         try:
             msg = check.judge(got, want, ctx)
             if msg is None and check.oracle:
@@ -110,9 +115,10 @@ def judge(check: Check, device: str, reply: dict | None, expected: Expected, cou
         out["passed"], out["message"] = msg is None, msg or ""
     # For the feedback page: what kind of value was expected and came back (never the values),
     # and a picture of both where the check draws one (the reference alone when the code raised).
-    out["expected"] = describe_value(want)
+    out["expected"] = describe_value(want) if check.visible else kind(want)  # a hidden check's: never its value
     out["got"] = "an exception" if "error" in reply else describe_value(got)
-    if check.plot is not None and (picture := _picture(check, got, want)):
+    # a hidden check's picture would draw the reference's outputs on its hidden inputs in full
+    if check.plot is not None and check.visible and (picture := _picture(check, got, want)):
         out["plot"] = picture
     return out
 
@@ -160,14 +166,12 @@ def _runnable(c: notebook.Cell, given: bool = False) -> dict:
 
 def cells_to_run(nb: notebook.Notebook, ref: Reference) -> list[dict]:
     """The submission's code cells, but for the release's demo and test cells left unchanged.
-    Unchanged locked cells are marked `given`: the course's code, trusted by the tripwire."""
-    changed = {
-        gid for gid, c in nb.by_grade_id().items() if gid in ref.locked and c.checksum != ref.locked[gid].checksum
-    }
+    A locked cell unchanged by its own checksum is `given`: the course's code, which the tripwire
+    trusts. Each cell is judged on its own: one that borrows a locked cell's id is the student's."""
     return [
-        _runnable(c, given=c.grade_id in ref.locked and c.grade_id not in changed)
+        _runnable(c, given=ref.unchanged(c))
         for c in nb.cells
-        if c.code and (c.grade_id in changed or not ref.skippable(c.grade_id))
+        if c.code and not (ref.unchanged(c) and ref.skippable(c.grade_id))
     ]
 
 
@@ -276,6 +280,7 @@ def grade_notebook(path: Path, student: str, grading_run: GradingRun) -> dict:
     with Sandbox(cells, ref.course, a.module, grading_run.pool) as box:
         for ex, points in a.points.items():
             exercise, run = grade_exercise(ex, points, nb, box, grading_run, deadline - time.monotonic())
+            flags.apply(exercise, flags.review(nb, ref, ex), ref.course.flags_forbidden)
             result["exercises"].append(exercise)
             if run is not None and run.cells is not None and cell_report is None:
                 cell_report = run.cells
@@ -310,8 +315,13 @@ def _add_notebook_tests(result: dict, nb: notebook.Notebook, grading_run: Gradin
                 "message": "" if s and s["ok"] else (s["error"] if s else run.message or "not run"),
             }
         )
+        if e["status"] in ("passed", "partial", "failed"):  # the score and the count take the notebook's tests in
+            passed, total = sum(c["passed"] for c in e["checks"]), len(e["checks"])
+            e["score"] = round(e["max_score"] * passed / total, 6)
+            e["message"] = re.sub(r"^\d+ of \d+ checks passed", f"{passed} of {total} checks passed", e["message"])
         if e["status"] == "passed" and not (s and s["ok"]):
             e["status"] = "partial"
+            e["message"] = f"the notebook's tests ({e['id']}_tests) failed: {e['checks'][-1]['message']}"
 
 
 def _result(grading_run: GradingRun, student: str) -> dict:
