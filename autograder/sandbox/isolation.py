@@ -331,12 +331,13 @@ def _drop_capabilities() -> None:
     _check(_libc.capset(header, data), "capset")
 
 
-def _drop_root(plan: Plan, namespaces: bool, slot_uid: int | None, slot: int) -> str:
+def _drop_root(plan: Plan, namespaces: bool, slot_uid: int | None, shared: bool) -> str:
     if slot_uid is not None and (namespaces or not plan.closed):
-        whose = (
-            "shared by every slot" if slot_uid == plan.first_uid and slot else f"this submission's own (slot {slot})"
-        )
-        return f"uid {_become(slot_uid)}, {whose}; the grader runs as root"
+        _become(slot_uid)
+        # no uid or slot number: which slot a submission gets depends on the other workers, and
+        # the report must be the same for any --workers
+        whose = "one uid shared by every slot" if shared else "a uid of this submission's own"
+        return f"{whose}, from a block of unprivileged uids; the grader runs as root"
     _drop_capabilities()
     return "uid 0 with every capability dropped (no other uid can read this Python installation)"
 
@@ -370,7 +371,9 @@ def confine(
             raise off
         has_ns = state["namespaces"].startswith("network")
         state["user"] = (
-            _drop_root(plan, has_ns, slot_uid, slot) if uid == 0 else f"uid {uid}, the grader's own (not root)"
+            _drop_root(plan, has_ns, slot_uid, "slots" in without)
+            if uid == 0
+            else f"uid {uid}, the grader's own (not root)"
         )
     except (OSError, KeyError) as e:
         state["user"] = f"none: still root ({e.strerror if isinstance(e, OSError) else e})"
