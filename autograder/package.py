@@ -45,7 +45,7 @@ course = "autograder.cli:main"
 include = ["autograder", "autograder.*"]
 
 [tool.setuptools.package-data]
-"autograder.outputs.gradescope" = ["setup.sh", "run_autograder"]
+{package_data}
 """
 
 README = """\
@@ -111,13 +111,21 @@ def write(course: Course, out: Path) -> Path:
     shutil.copytree(KIT_DIR, out / "autograder", ignore=shutil.ignore_patterns(*SKIP))
     for module in (out / "autograder" / "checks").glob("*.py"):
         strip_hidden_checks(module)
-    project = tomllib.loads((course.root / "pyproject.toml").read_text())["project"]
+    kit = tomllib.loads((course.root / "pyproject.toml").read_text())
+    project = kit["project"]
+    # the kit's own package data (the pages' templates, the Gradescope scripts), so the two never drift
+    data = kit.get("tool", {}).get("setuptools", {}).get("package-data", {})
     (out / "pyproject.toml").write_text(
         PYPROJECT.format(
             name=NAME,
             version=project["version"],
             python=project["requires-python"],
             dependencies="[" + ", ".join(f'"{d}"' for d in project["dependencies"]) + "]",
+            package_data="\n".join(
+                f'"{pkg}" = [' + ", ".join(f'"{f}"' for f in files) + "]"
+                for pkg, files in data.items()
+                if pkg.startswith("autograder")
+            ),
         )
     )
     (out / "README.md").write_text(README.format(name=NAME))

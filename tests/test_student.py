@@ -295,6 +295,7 @@ def test_the_student_wheel_holds_no_answer(course, student_install):
     bodies = package.solution_bodies(course)
     names = zipfile.ZipFile(student_install.wheel).namelist()
     assert not [n for n in names if n.split("/")[0] in ("solutions", "source", "samples")]
+    assert "autograder/outputs/templates/feedback.html.j2" in names  # course check --feedback draws with it
     unpacked = student_install.base / "unpacked"
     zipfile.ZipFile(student_install.wheel).extractall(unpacked)
     assert package.answers_in(unpacked, bodies) == []
