@@ -21,20 +21,14 @@ from ..wire import Array, Opaque
 
 
 def describe_value(v: Any) -> str:
-    """What kind of value `v` is, for a message: a tensor's shape, dtype and device, a list's length."""
-    if isinstance(v, Array):
-        return v.describe()
-    if isinstance(v, Opaque):
-        return f"an object of type {v.type_name}"
-    if isinstance(v, (list, tuple)):
-        return f"a list of {len(v)}"
-    if isinstance(v, dict):
-        return f"a dict with keys {sorted(v)[:8]}"
+    """What `v` is, for a message: its kind (`kind`), and a plain number's or string's value."""
     if isinstance(v, bool) or v is None:
         return repr(v)
     if isinstance(v, numbers.Number):
         return f"the number {v:.6g}"
-    return f"{type(v).__name__} {str(v)[:60]!r}"
+    if isinstance(v, str):
+        return f"str {v[:60]!r}"
+    return kind(v)
 
 
 def kind(v: Any) -> str:
