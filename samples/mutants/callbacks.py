@@ -322,17 +322,17 @@ BEHAVIOURS = {
 # the reference, because SPEC lets them behave so: exercise -> {mutant name: why it is equivalent}.
 EQUIVALENT = {
     "Runner": {
-        "loop 44:26 break -> continue": "the rest of a stopped pass is drawn from the loader but not used: "
+        "loop 45:26 break -> continue": "the rest of a stopped pass is drawn from the loader but not used: "
         "no callback, model or optimizer sees it (how many batches a stopped pass draws is not specified: "
         "the lesson's draws one more, the alternative one fewer)",
-        "drop 73:8 return False -> (removed)": "None is as false as False: the Runner only tests the answer's truth",
-        "const 71:37 None -> 0": "getattr(cb, name, 0): a missing handler is falsy either way",
-        "return 72:26 return True -> return cb_name": "a truthy answer: the Runner only tests the answer's truth",
-        "return 72:26 return True -> return f": "a truthy answer: the Runner only tests the answer's truth",
-        "return 73:8 return False -> return None": "None is as false as False: the Runner only tests the answer's truth",
+        "drop 74:8 return False -> (removed)": "None is as false as False: the Runner only tests the answer's truth",
+        "const 72:37 None -> 0": "getattr(cb, name, 0): a missing handler is falsy either way",
+        "return 73:26 return True -> return cb_name": "a truthy answer: the Runner only tests the answer's truth",
+        "return 73:26 return True -> return f": "a truthy answer: the Runner only tests the answer's truth",
+        "return 74:8 return False -> return None": "None is as false as False: the Runner only tests the answer's truth",
     },
     "AvgStats": {
-        "drop 5:8 self.reset() -> (removed)": "the lesson's __init__ does not reset either: every use resets first "
+        "drop 6:8 self.reset() -> (removed)": "the lesson's __init__ does not reset either: every use resets first "
         "(AvgStatsCallback.begin_epoch)",
     },
     "TestCallback": {
