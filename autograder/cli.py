@@ -10,12 +10,14 @@ import sysconfig
 from pathlib import Path
 
 from . import config, release, report
-from .grading import grade, store, submissions
+from .grading import store, submissions  # not `grade` here: it imports torch (see cmd_grade)
 from .outputs import exports, progress
 from .sandbox.box import SandboxError
 
 
 def _devices(course: config.Course, wanted: str | None) -> list[str]:
+    from .grading import grade
+
     if wanted in (None, "all"):
         return grade.available_devices(course.devices)
     have = grade.available_devices([wanted])
@@ -55,7 +57,9 @@ def cmd_grade(course: config.Course, args) -> int:
     course.assignment(args.assignment)
     if args.strict:
         course = dataclasses.replace(course, strict=True)
-    devices = _devices(course, args.device)
+    if not args.scheduler:
+        _start_pool(course, args.assignment)
+    devices = _devices(course, args.device)  # imports torch
     subs = submissions.find(args.submissions, args.assignment)
     if not subs:
         print(f"no submissions of {args.assignment} found in {' '.join(args.submissions)}", file=sys.stderr)
@@ -76,6 +80,8 @@ def cmd_grade(course: config.Course, args) -> int:
             args.scheduler, course, args.assignment, subs, devices, seed, on_result=show, store=kept
         )
     else:
+        from .grading import grade
+
         results = grade.grade(
             course, args.assignment, subs, devices, seed, on_result=show, workers=args.workers, store=kept
         )
@@ -93,6 +99,18 @@ def cmd_grade(course: config.Course, args) -> int:
         print(f"feedback: {len(pages)} page(s) in {args.feedback}", file=sys.stderr)
     report.table(results, sys.stdout, detail=args.detail)
     return 0
+
+
+def _start_pool(course: config.Course, assignment: str) -> None:
+    """Start the sandbox pool server now, before this process imports torch: for one submission
+    its boot is the critical path, and it then overlaps all of the grader's start-up. `grade.grade`
+    takes it over (`Pool` with the same arguments); if nothing does, it is stopped at exit."""
+    import tempfile
+
+    from .sandbox.box import env
+    from .sandbox.pool import start_early
+
+    start_early(course.root, [course.assignment(assignment).module], env(Path(tempfile.gettempdir())))
 
 
 def cmd_check(course: config.Course | None, args) -> int:

@@ -73,12 +73,55 @@ def _nbformat():
     return nbformat
 
 
+def _compute_checksum():
+    """nbgrader's own `compute_checksum` (nbgrader/utils.py), without nbgrader's package import.
+
+    `import nbgrader.utils` first runs nbgrader/__init__.py, which imports its Jupyter server
+    extensions (jupyter_server, tornado handlers, the exchange...): 1.6 s here, of which
+    grading uses nothing. utils.py imports no other part of nbgrader, so it is loaded on its
+    own from nbgrader's installed files (0.1 s), under a private name; the ordinary import is
+    the fallback, and is used as is once something else has imported nbgrader.
+    """
+    global _checksum
+    if _checksum is None:
+        if "nbgrader.utils" in sys.modules:
+            _checksum = sys.modules["nbgrader.utils"].compute_checksum
+        else:
+            try:
+                _checksum = _load_nbgrader_utils().compute_checksum
+            except Exception:  # another layout of nbgrader: its ordinary import
+                from nbgrader.utils import compute_checksum
+
+                _checksum = compute_checksum
+    return _checksum
+
+
+_checksum = None
+
+
+def _load_nbgrader_utils():
+    import importlib.util
+
+    name = "_autograder_nbgrader_utils"
+    if name in sys.modules:
+        return sys.modules[name]
+    package = importlib.util.find_spec("nbgrader")  # finds the package; runs none of it
+    origin = Path(package.submodule_search_locations[0]) / "utils.py"
+    spec = importlib.util.spec_from_file_location(name, origin)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
 def preload() -> None:
     """Import nbformat and nbgrader's checksum now rather than on the first read."""
     _nbformat()
-    from nbgrader.utils import compute_checksum
-
-    del compute_checksum
+    _compute_checksum()
 
 
 def read(path: Path, max_mib: int = 64) -> Notebook:
@@ -120,7 +163,7 @@ def read(path: Path, max_mib: int = 64) -> Notebook:
         raise NotebookError(f"{path}: not a valid notebook at {where}: {e.message[:200]}") from None
     except Exception as e:  # nbformat's reader raises many kinds on odd input
         raise NotebookError(f"{path}: not a readable notebook: {type(e).__name__}: {str(e)[:200]}") from None
-    from nbgrader.utils import compute_checksum
+    compute_checksum = _compute_checksum()
 
     cells = []
     for i, c in enumerate(nb.cells):

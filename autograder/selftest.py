@@ -34,6 +34,7 @@ from .grading import forbidden
 from .grading.grade import Expected, judge
 from .grading.reference import Reference
 from .sandbox.tripwire import Tripwire, Trusted
+from .sandbox.worker import reset_torch
 
 PROBE_SECONDS = 30.0  # of CPU time (not wall time: a loaded machine is no reason): a mutant that loops is stopped
 
@@ -185,16 +186,6 @@ def _run(code, names: dict) -> str:
     return ""
 
 
-def _reset_torch() -> None:
-    """As `sandbox.worker.reset_torch`: whatever the previous probe changed."""
-    import torch
-
-    torch.set_num_threads(1)
-    torch.set_default_dtype(torch.float32)
-    torch.set_grad_enabled(True)
-    torch.set_default_device(None)
-
-
 def _alarm(signum, frame):
     raise _ProbeTimeout(f"probe ran past {PROBE_SECONDS:g} s of CPU time")
 
@@ -203,7 +194,7 @@ def probe(
     check: Check, ns: Namespace, seed: int, device: str, banned: list[str], trusted: Trusted
 ) -> tuple[dict, list[str]]:
     """One probe on the variant, as the sandbox runs it: its reply (decoded) and any forbidden call."""
-    _reset_torch()
+    reset_torch()  # whatever the previous probe changed, as in the sandbox
     tripwire = Tripwire(banned, trusted)
     old = signal.signal(signal.SIGPROF, _alarm)
     signal.setitimer(signal.ITIMER_PROF, PROBE_SECONDS)

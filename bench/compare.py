@@ -66,6 +66,7 @@ import datetime
 import json
 import os
 import platform
+import random
 import resource
 import shlex
 import shutil
@@ -279,7 +280,9 @@ def score_summary(subs: list[dict], scores: dict[str, float | None]) -> dict:
     return {k: ([min(v), max(v)] if None not in v else v) for k, v in out.items()}
 
 
-def run_kit(a: str, subs: list[dict], folder: Path, workers: int | None, hang_ex: str, max_score: float) -> dict:
+def run_kit(
+    a: str, subs: list[dict], folder: Path, workers: int | None, hang_ex: str, max_score: float, seed: int = 0
+) -> dict:
     report = folder / "kit-report.json"
     cmd = [
         str(BIN / "course"),
@@ -288,7 +291,7 @@ def run_kit(a: str, subs: list[dict], folder: Path, workers: int | None, hang_ex
         str(folder / "nbgrader" / "submitted"),
         "--no-store",
         "--seed",
-        "0",
+        str(seed),
         "--json",
         str(report),
     ]
@@ -667,7 +670,14 @@ def measured_line(row: dict) -> str:
 def time_kit(
     a: str, n: int, subs: list[dict], folder: Path, args: argparse.Namespace, hang_ex: str | None, max_score: float
 ) -> dict:
-    """`course grade` on the N submissions (`--repeats` times for N = 1: the run nearest the median)."""
+    """`course grade` on the N submissions (`--repeats` times for N = 1: the run nearest the median).
+
+    N = 1 is the single-submission latency: one untimed run first (the page cache, and the expected
+    values that `course grade` keeps per seed, as a second grading with the same seed finds them),
+    then `--repeats` runs, each a cold process; then `--repeats` runs with a seed never used
+    (`latency_new_seed_s`: the expected values computed, as on Gradescope's per-run seeds)."""
+    if n == 1:
+        run_kit(a, subs, folder, args.workers, hang_ex, max_score)  # untimed: warms the caches
     runs = [run_kit(a, subs, folder, args.workers, hang_ex, max_score) for _ in range(args.repeats if n == 1 else 1)]
     walls = [r["wall_s"] for r in runs]
     row = min(runs, key=lambda r: abs(r["wall_s"] - statistics.median(walls)))
@@ -676,6 +686,11 @@ def time_kit(
         samples_s=walls,
         problems=sorted({p for r in runs for p in r["problems"]}),
     )
+    if n == 1:
+        fresh = [fresh_seed() for _ in range(args.repeats)]
+        new = [run_kit(a, subs, folder, args.workers, hang_ex, max_score, seed) for seed in fresh]
+        row["latency_new_seed_s"] = [r["wall_s"] for r in new]
+        row["problems"] = sorted(set(row["problems"]) | {p for r in new for p in r["problems"]})
     row = finish(row, a, n, "kit")
     median = f" (median of {len(walls)})" if len(walls) > 1 else ""
     hang = ""
@@ -685,7 +700,79 @@ def time_kit(
         f"  kit:      {row['wall_s']:.1f} s{median}, scores {row['scores_by_kind']}{hang}, {measured_line(row)}",
         flush=True,
     )
+    if "latency_new_seed_s" in row:
+        print(f"  kit, each with a new seed: {statistics.median(row['latency_new_seed_s']):.1f} s (median)", flush=True)
     return row
+
+
+def fresh_seed() -> int:
+    """A seed no run has used: expected values not kept yet (the grader's cache misses)."""
+    return random.SystemRandom().randrange(10**6, 2**31)
+
+
+# One submission graded in a subprocess the way `course grade` does (the pool server started
+# before torch is imported, when the kit can), timing each stage: `grade.grade(..., profile=d)`
+# where the kit's `grade` takes that keyword, plus the stages around it.
+PROFILE = r"""
+import inspect, json, sys, time
+t0 = time.perf_counter()
+from pathlib import Path
+from autograder import cli, config, report
+a, path, seed, out = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
+course = config.load(Path.cwd())
+stages = {"cli import": time.perf_counter() - t0}
+if hasattr(cli, "_start_pool"):
+    cli._start_pool(course, a)
+t = time.perf_counter()
+from autograder.grading import grade
+devices = grade.available_devices(course.devices)
+stages["grader import (torch)"] = time.perf_counter() - t
+profile, note = {}, ""
+if "profile" in inspect.signature(grade.grade).parameters:
+    kwargs = {"profile": profile}
+else:
+    kwargs, note = {}, "grade.grade takes no profile= here: its stages are not broken down"
+t = time.perf_counter()
+results = grade.grade(course, a, [(path.stem, path)], devices, seed, **kwargs)
+stages["grade.grade"] = time.perf_counter() - t
+t = time.perf_counter()
+report.write_json(out, results)
+profile["report"] = time.perf_counter() - t
+stages["total"] = time.perf_counter() - t0
+print(json.dumps({"stages": stages, "profile": profile, "note": note, "score": results[0]["score"]}))
+"""
+
+
+def stage_profile(a: str, path: Path, folder: Path, seed: int) -> dict:
+    """Seconds per stage of grading one submission (`PROFILE`), in a cold process."""
+    proc = subprocess.run(
+        [sys.executable, "-c", PROFILE, a, str(path), str(seed), str(folder / "profile-report.json")],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return {"error": f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}"}
+
+
+def profiles(a: str, subs: list[dict], folder: Path) -> dict:
+    """The stage profile of one perfect submission, with the expected values kept (seed 0, as the
+    timed runs) and with a new seed (computed)."""
+    path = next(s["path"] for s in subs if s["kind"] == "perfect")
+    out = {"expected kept (seed 0)": stage_profile(a, path, folder, 0)}
+    out["new seed"] = stage_profile(a, path, folder, fresh_seed())
+    for name, p in out.items():
+        if "error" in p:
+            print(f"  profile ({name}): FAILED: {p['error']}", flush=True)
+            continue
+        parts = {**p["stages"], **{f"  {k}": v for k, v in p["profile"].items()}}
+        print(f"  profile ({name}): " + ", ".join(f"{k.strip()} {v:.2f} s" for k, v in parts.items()), flush=True)
+        if p["note"]:
+            print(f"    note: {p['note']}", flush=True)
+    return out
 
 
 def time_nbgrader(
@@ -703,8 +790,9 @@ def time_nbgrader(
     return row
 
 
-def run_tools(args: argparse.Namespace, raw: dict, tmp: Path) -> list[dict]:
-    """The floor once, then per assignment and N: build the submissions and time each tool on them."""
+def run_tools(args: argparse.Namespace, raw: dict, tmp: Path, profiled: dict) -> list[dict]:
+    """The floor once, then per assignment and N: build the submissions and time each tool on them
+    (and for N = 1, the kit's stage profile, into `profiled`)."""
     cell_timeout = float(raw["limits"]["cell_timeout"])
     rows: list[dict] = []
     if "floor" in args.tools:
@@ -723,19 +811,70 @@ def run_tools(args: argparse.Namespace, raw: dict, tmp: Path) -> list[dict]:
             print(f"\n{a}, N={n}: {kinds}" + (f" (hang in {hang_ex})" if hang_ex else ""), flush=True)
             if "kit" in args.tools:
                 rows.append(time_kit(a, n, subs, folder, args, hang_ex, max_score))
+                if n == 1:
+                    profiled[a] = profiles(a, subs, folder)
             if "nbgrader" in args.tools:
                 rows.append(time_nbgrader(a, n, subs, course, args, cell_timeout, max_score))
     return rows
 
 
-def report(args: argparse.Namespace, rows: list[dict], meta: dict) -> None:
+def latency(rows: list[dict], profiled: dict) -> list[dict]:
+    """Per assignment: one submission's `course grade` in floors, with the expected values kept
+    and with a new seed, and where its time goes."""
+    out = []
+    for a in sorted({r["assignment"] for r in rows}):
+        kit = next((r for r in rows if (r["assignment"], r["n"], r["tool"]) == (a, 1, "kit")), None)
+        floor = next((r for r in rows if r["assignment"] == a and r["tool"] == "floor"), None)
+        if kit is None:
+            continue
+        entry = {"assignment": a, "kept_s": kit["samples_s"], "kept_median_s": kit["wall_s"]}
+        if kit.get("latency_new_seed_s"):
+            entry["new_seed_s"] = kit["latency_new_seed_s"]
+            entry["new_seed_median_s"] = statistics.median(kit["latency_new_seed_s"])
+        if floor:
+            entry["floor_s"] = floor["wall_s"]
+            entry["kept_floors"] = kit["wall_s"] / floor["wall_s"]
+            if "new_seed_median_s" in entry:
+                entry["new_seed_floors"] = entry["new_seed_median_s"] / floor["wall_s"]
+        entry["profile"] = profiled.get(a)
+        out.append(entry)
+    return out
+
+
+def latency_text(entries: list[dict]) -> str:
+    lines = ["one submission (`course grade`, a cold process each run; floor: python -c 'import torch'):"]
+    for e in entries:
+
+        def floors(key: str, e: dict = e) -> str:
+            return f" = {e[key]:.2f} floors" if key in e else ""
+
+        line = f"  {e['assignment']}: expected values kept {e['kept_median_s']:.2f} s{floors('kept_floors')}"
+        if "new_seed_median_s" in e:
+            line += f"; a new seed {e['new_seed_median_s']:.2f} s{floors('new_seed_floors')}"
+        lines.append(line + " (medians)")
+        for name, p in (e.get("profile") or {}).items():
+            if "error" in p:
+                lines.append(f"    stages ({name}): not measured: {p['error'][:200]}")
+                continue
+            inner = ", ".join(f"{k} {v:.2f}" for k, v in p["profile"].items())
+            outer = ", ".join(f"{k} {v:.2f}" for k, v in p["stages"].items())
+            lines.append(f"    stages ({name}), s: {outer}; in grade.grade and after: {inner}")
+            if p.get("note"):
+                lines.append(f"      ({p['note']})")
+    return "\n".join(lines)
+
+
+def report(args: argparse.Namespace, rows: list[dict], meta: dict, profiled: dict | None = None) -> None:
     """The ratios, targets and notes: printed as a table, written as JSON (`--json`) and plotted (`--plot`)."""
     meta["kit_commit_at_end"] = version(["git", "rev-parse", "--short", "HEAD"])
     meta["kit_changes_at_end"] = kit_changes()
     qs = [q for a in args.assignments for q in ratios(rows, a)]
     goals = targets(rows, qs)
     notes = make_notes(rows, meta)
+    single = latency(rows, profiled or {})
     print("\n" + table(rows, qs))
+    if single:
+        print("\n" + latency_text(single))
     print(f"\nmemory: {meta['memory']}")
     print("\ntargets:")
     for g in goals:
@@ -749,7 +888,16 @@ def report(args: argparse.Namespace, rows: list[dict], meta: dict) -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(
             json.dumps(
-                {"meta": meta, "runs": rows, "ratios": qs, "targets": goals, "notes": notes}, indent=1, default=str
+                {
+                    "meta": meta,
+                    "runs": rows,
+                    "ratios": qs,
+                    "single_submission": single,
+                    "targets": goals,
+                    "notes": notes,
+                },
+                indent=1,
+                default=str,
             )
             + "\n"
         )
@@ -765,14 +913,15 @@ def main() -> None:
         raw = tomllib.load(f)
     meta = start_meta(args, float(raw["limits"]["cell_timeout"]))
     tmp = Path(tempfile.mkdtemp(prefix="course-compare-"))
+    profiled: dict = {}
     try:
-        rows = run_tools(args, raw, tmp)
+        rows = run_tools(args, raw, tmp, profiled)
     finally:
         if args.keep:
             print(f"\nkept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    report(args, rows, meta)
+    report(args, rows, meta, profiled)
 
 
 if __name__ == "__main__":

@@ -57,3 +57,26 @@ def test_a_device_side_assert_stays_in_its_exercise(course, tmp_path):
     st = statuses(r)
     assert st["nll"] in ("failed", "error")
     assert all(s == "passed" for ex, s in st.items() if ex != "nll")
+
+
+TF32_ON = (
+    "import torch\n"
+    "torch.backends.cuda.matmul.allow_tf32 = True\n"
+    "torch.backends.cudnn.allow_tf32 = True\n"
+    "torch.set_float32_matmul_precision('medium')\n"
+)
+CUDNN_FAST = "import torch\ntorch.backends.cudnn.benchmark = True\ntorch.backends.cudnn.deterministic = False\n"
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("cell", [TF32_ON, CUDNN_FAST], ids=["tf32", "cudnn-benchmark"])
+def test_a_notebooks_cuda_precision_settings_do_not_cost_marks(course, tmp_path, assignment, cell):
+    """TF32 (about 3 decimal digits in a float32 matmul) and cudnn's autotuner are process-wide switches
+    a notebook may turn on in any cell; the probes run with the defaults (worker.reset_torch), so a
+    correct notebook keeps full marks on CUDA."""
+    path = make_submission(tmp_path, assignment, "fast", extra_cells=[cell])
+    (r,) = grade_files(course, assignment, [path], 3, BOTH)
+    assert r["score"] == r["max_score"], [e for e in r["exercises"] if e["status"] != "passed"]
+    assert {c["device"] for e in r["exercises"] for c in e["checks"]} == {"cpu", "cuda"}

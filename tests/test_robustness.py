@@ -211,3 +211,68 @@ def test_cells_that_never_finish_cost_one_exercise_limit_not_one_per_exercise(co
     assert time.monotonic() - start < 30
     assert set(statuses(r).values()) == {"timeout"}
     assert "not run again" in r["exercises"][-1]["message"]
+
+
+# Appended to a solution cell, which runs once with the notebook and again in its exercise's own
+# process: `_ok` is what that exercise's process saw.
+LOGSUMEXP = "def logsumexp(x):\n    m = x.max(-1)[0]\n    return m + (x - m[:, None]).exp().sum(-1).log()\n"
+WRONG_UNLESS_OK = "\nif not _ok:\n    def logsumexp(x):\n        return x.sum(-1)\n"
+
+
+def _submission(tmp_path, name: str, first_cell: str, check: str):
+    """logsumexp is right only where `check` (run in its cell) sets `_ok`; `first_cell` runs first."""
+    path = make_submission(tmp_path, A, name, {"logsumexp": LOGSUMEXP + check + WRONG_UNLESS_OK})
+    nb = json.loads(path.read_text())
+    nb["cells"].insert(
+        0,
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "first",
+            "metadata": {},
+            "outputs": [],
+            "source": first_cell,
+        },
+    )
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def test_the_cells_run_once_per_submission_and_a_hang_costs_its_time_once(course, tmp_path):
+    """The first cell counts its runs in a file, then hangs until the cell time limit cuts it.
+    Every exercise's process sees one run: the notebook ran once, not once per exercise."""
+    first = "with open('runs.txt', 'a') as f:\n    f.write('run\\n')\nimport time\nwhile True: time.sleep(0.05)\n"
+    check = "_ok = open('runs.txt').read().count('run') == 1\n"
+    path = _submission(tmp_path, "once", first, check)
+    (r,) = grade_files(course, A, [path], cell_timeout=1)
+    assert statuses(r)["logsumexp"] == "passed", r["exercises"][0]
+    assert r["score"] == r["max_score"]
+    assert sum("timed out after 1 s" in e for e in r["errors"]) == 1, r["errors"]
+
+
+def test_each_exercise_writes_to_a_folder_no_other_exercise_can_read(course, tmp_path):
+    """logsumexp's process reads what the cells wrote (through its own folder), writes in its own
+    folder and nowhere else; log_softmax's process, graded next, finds only what the cells' run of
+    that cell left, not what logsumexp's process did (each writes a file named for its pid)."""
+    first = "with open('from-cells.txt', 'w') as f:\n    f.write('cells')\n"
+    check = (
+        "import glob, os\n"
+        "_ok = open('from-cells.txt').read() == 'cells'\n"
+        "with open(f'mine-{os.getpid()}.txt', 'w') as f:\n    f.write('first')\n"
+        "try:\n    open('../elsewhere.txt', 'w')\n    _ok = False\nexcept PermissionError:\n    pass\n"
+        "_ok = _ok and os.path.exists(f'mine-{os.getpid()}.txt')\n"
+    )
+    path = _submission(tmp_path, "folders", first, check)
+    # log_softmax, graded after logsumexp, looks for the file logsumexp's process left
+    nb = json.loads(path.read_text())
+    cell = next(c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == "log_softmax")
+    cell["source"] = "".join(cell["source"]) + (
+        "\nimport glob, os\n"
+        "if len({os.path.realpath(p) for p in glob.glob('../*/mine-*.txt') + glob.glob('mine-*.txt')}) > 1:\n"
+        "    def log_softmax(x):\n        return x\n"
+    )
+    path.write_text(json.dumps(nb))
+    (r,) = grade_files(course, A, [path])
+    st = statuses(r)
+    assert st["logsumexp"] == "passed", r["exercises"][0]
+    assert st["log_softmax"] == "passed", r["exercises"][1]

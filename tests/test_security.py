@@ -104,6 +104,7 @@ def blocked(
     extra: list[str] = (),
     target: str = "logsumexp",
     real: str = "",
+    edit: Callable[[dict], None] | None = None,
 ) -> Attack:
     """A correct `target` that first tries `attack`, which must end in the defence's own error:
     it raises `raises` ("PermissionError"), or, with `raises` empty, it checks each of its
@@ -126,7 +127,7 @@ def blocked(
         + "    assert outcome == 'blocked', outcome\n"
         + f"    return _{target}({args})\n"
     )
-    return Attack(name, "blocked", target=target, source=source, extra=list(extra), real=real)
+    return Attack(name, "blocked", target=target, source=source, extra=list(extra), real=real, edit=edit)
 
 
 def wrong(name: str, attack: str = "", extra: list[str] = ()) -> Attack:
@@ -172,11 +173,22 @@ def logsumexp(x):
 )
 # Runs before every exercise's checks: leaves, for the exercises graded after it, a file that
 # holds the references it was given.
-LEAVE_REFS = """import gc, json
-_job = next(o for o in gc.get_objects() if isinstance(o, dict) and "refs" in o and "exercise" in o)
+# In log_softmax's cell, which runs again in log_softmax's own process once the references of the
+# exercises before it are bound: leaves that process's job (its references) in a file.
+LEAVE_REFS = """
+import gc as _gc, json as _json
+_job = next(o for o in _gc.get_objects() if isinstance(o, dict) and "refs" in o and "exercise" in o)
 with open(f"left-by-{_job['exercise']}.txt", "w") as _f:
-    json.dump(_job["refs"], _f)
+    _json.dump(_job["refs"], _f)
 """
+
+
+def _leave_refs(nb: dict) -> None:
+    """Appends LEAVE_REFS to log_softmax's solution cell."""
+    cell = _cell(nb, "log_softmax")
+    cell["source"] = "".join(cell["source"]) + LEAVE_REFS
+
+
 # In every exercise: starts processes up to the limit and signals every process it may, for 1.5 s.
 STORM = """import os, signal, time
 _end = time.time() + 1.5
@@ -338,13 +350,13 @@ def logsumexp(x):
     blocked(
         "carries other exercises' references over to its own exercise",
         """
-        won = [open(p).read()[:100] for p in glob.glob("left-by-*.txt") if p != "left-by-nll.txt"]
+        won = [open(p).read()[:100] for p in glob.glob("../*/left-by-*.txt") + glob.glob("left-by-*.txt")]
         if not won:
             raise FileNotFoundError("nothing left by the exercises graded before")""",
         raises="FileNotFoundError",
         target="nll",
-        extra=[LEAVE_REFS],
-        real="namespaces",
+        edit=_leave_refs,
+        real="landlock",
     ),
     blocked(
         "reads the grader's environment",

@@ -652,3 +652,52 @@ def test_the_digest_is_of_sources_only(kit_copy):
     (kit_copy / "checks" / "__pycache__" / "judges.cpython-311.pyc").write_bytes(b"\0")
     kit_digest.cache_clear()
     assert kit_digest() == old
+
+
+def test_reset_torch_restores_torch_defaults_a_notebook_may_change():
+    """TF32, matmul precision, cuDNN autotuning: a notebook may change them in any cell."""
+    import subprocess
+    import sys
+
+    import torch
+
+    from autograder.sandbox.worker import reset_torch
+
+    def settings() -> list:
+        b = torch.backends
+        return [
+            b.cuda.matmul.allow_tf32,
+            b.cudnn.allow_tf32,
+            torch.get_float32_matmul_precision(),
+            b.cudnn.benchmark,
+            b.cudnn.deterministic,
+            torch.get_default_dtype(),
+            torch.is_grad_enabled(),
+        ]
+
+    fresh = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import torch, json; b = torch.backends; print(json.dumps([b.cuda.matmul.allow_tf32, "
+            "b.cudnn.allow_tf32, torch.get_float32_matmul_precision(), b.cudnn.benchmark, b.cudnn.deterministic]))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    before = settings()
+    try:
+        torch.set_float32_matmul_precision("medium")
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cudnn.deterministic = True
+        torch.set_default_dtype(torch.float64)
+        torch.set_grad_enabled(False)
+        reset_torch()
+        assert settings()[:5] == json.loads(fresh)
+        assert settings()[5:] == [torch.float32, True]
+    finally:
+        reset_torch()
+        assert settings() == before

@@ -12,7 +12,24 @@
   `course check` judged against it with no reference code.
 """
 
-from .reference import Reference
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from .store import Store, kit_digest
 
+if TYPE_CHECKING:
+    from .reference import Reference
+
 __all__ = ["Reference", "Store", "kit_digest"]
+
+
+def __getattr__(name: str):
+    # `Reference` imports the checks, and so torch: only when asked for, so that importing a light
+    # module of this package (`submissions`, `store`) costs no torch (`course grade` starts its
+    # sandbox pool first)
+    if name == "Reference":
+        from .reference import Reference
+
+        return Reference
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

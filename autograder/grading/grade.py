@@ -9,24 +9,23 @@ and, for oracle checks, torch. Points are shared out by checks passed.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
 import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .. import notebook, wire
-from ..checks import Check, Context, Inputs, registry
+from .. import notebook
+from ..checks import Check, Context, registry
 from ..checks.judges import describe_value, kind
 from ..config import Assignment, Course
 from ..sandbox.box import ExerciseRun, Job, Sandbox, SandboxError, env
 from ..sandbox.pool import Pool
 from . import flags, forbidden
+from .expected import Expected, cache_folder
 from .reference import Reference
 from .store import Store, reuse
 
@@ -35,42 +34,6 @@ def available_devices(wanted: list[str]) -> list[str]:
     import torch
 
     return [d for d in wanted if d == "cpu" or (d == "cuda" and torch.cuda.is_available())]
-
-
-@dataclass
-class Expected:
-    """Reference (and torch) results per check and device, computed once per grading run."""
-
-    ref: Reference
-    seed: int
-    cache: dict[tuple[str, str, str], tuple[Any, Any]] = field(default_factory=dict)
-
-    def fill(self, devices: list[str]) -> None:
-        """Compute every check's expected values now, in this thread."""
-        for ex in self.ref.assignment.exercises:
-            for check in registry(self.ref.assignment.module).for_exercise(ex):
-                for device in devices:
-                    self.get(check, device)
-
-    def get(self, check: Check, device: str) -> tuple[Any, Any]:
-        key = (check.exercise, check.name, device)
-        if key not in self.cache:
-            want = self._run(check, self.ref.namespace, device)
-            torch_says = self._run(check, self.ref.oracle, device) if check.oracle else None
-            self.cache[key] = (want, torch_says)
-        return self.cache[key]
-
-    def _run(self, check: Check, ns, device: str) -> Any:
-        return wire.decode(self.plain(check, ns, device))  # the same form the student's result arrives in
-
-    def plain(self, check: Check, ns, device: str) -> Any:
-        """The probe's result on `ns` as the wire's plain JSON (what `course release` ships, `shipped`)."""
-        import torch
-
-        torch.set_num_threads(1)  # as in the sandbox (worker.reset_torch): the same arithmetic
-        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the reference's prints
-            value = check.probe(ns, Inputs(self.seed, check.name, device))
-        return wire.encode(value)
 
 
 @dataclass(frozen=True)
@@ -84,6 +47,11 @@ class GradingRun:
     expected: Expected  # filled before the run is shared: threads only read it
     pool: Pool
     visible_only: bool = False  # `course check`: the visible checks, and the notebook's own tests
+    profile: dict[str, float] | None = None  # seconds per stage, summed over submissions (bench/compare.py)
+
+    def timed(self, stage: str, seconds: float) -> None:
+        if self.profile is not None:
+            self.profile[stage] = self.profile.get(stage, 0.0) + seconds
 
     @property
     def course(self) -> Course:
@@ -188,86 +156,107 @@ def read_submission(path: Path, ref: Reference) -> notebook.Notebook:
     return nb
 
 
-def grade_exercise(
-    ex: str,
-    points: float,
-    nb: notebook.Notebook,
-    box: Sandbox,
-    grading_run: GradingRun,
-    time_left: float,
-) -> tuple[dict, ExerciseRun | None]:
-    """One exercise: missing, forbidden, or its checks run in the sandbox and judged here."""
-    ref, course, devices = grading_run.ref, grading_run.course, grading_run.devices
+@dataclass
+class Attempt:
+    """One exercise of a submission on its way to a result: `early` when it needs no sandbox
+    (missing, forbidden by its source); otherwise its job and what the sandbox returned."""
+
+    ex: str
+    points: float
+    early: dict | None = None
+    job: Job | None = None
+    run: ExerciseRun | None = None
+
+
+def prepare(ex: str, points: float, nb: notebook.Notebook, grading_run: GradingRun) -> Attempt:
+    """An exercise's job, or its result where the solution cell alone decides it."""
+    ref, course = grading_run.ref, grading_run.course
     cell = nb.solutions().get(ex)
     if cell is None:
-        return _exercise(ex, points, "missing", f"no solution cell with grade_id {ex!r}", []), None
+        return Attempt(ex, points, _exercise(ex, points, "missing", f"no solution cell with grade_id {ex!r}", []))
     if why := forbidden.find(cell.source, course.forbidden.get(ex, [])):
         msg = f"the solution cell {why}"
-        return _exercise(
-            ex,
-            points,
-            "forbidden",
-            msg,
-            [{"name": "does not use the function it rebuilds", "device": "any", "passed": False, "message": msg}],
-        ), None
+        check = {"name": "does not use the function it rebuilds", "device": "any", "passed": False, "message": msg}
+        return Attempt(ex, points, _exercise(ex, points, "forbidden", msg, [check]))
     checks = [c for c in registry(ref.assignment.module).for_exercise(ex) if c.visible or not grading_run.visible_only]
+    job = Job(
+        ex,
+        ref.assignment.module,
+        [c.name for c in checks],
+        ref.refs_before(ex),
+        ["cpu"],
+        grading_run.seed,
+        cell.index,
+        course.forbidden.get(ex, []),
+    )
+    return Attempt(ex, points, job=job)
+
+
+def run_attempt(attempt: Attempt, box: Sandbox, time_left: float, device: str = "cpu") -> None:
+    """Run the attempt's probes on `device` in the sandbox. On the CPU each exercise has a process
+    of its own; on another device (CUDA) the exercises share one, in notebook order, so a
+    submission starts one CUDA context, not one per exercise: a process whose context a
+    device-side assert poisoned ends after that exercise and the next starts afresh."""
+    if attempt.job is None or (attempt.run is not None and attempt.run.outcome != "done"):
+        return  # decided already: by its source, or by the CPU run
     if time_left <= 0:
-        run = ExerciseRun("timeout", "the submission's time limit was reached before this exercise")
-    else:
-        job = Job(
-            ex,
-            ref.assignment.module,
-            [c.name for c in checks],
-            ref.refs_except(ex),
-            devices,
-            grading_run.seed,
-            cell.index,
-            course.forbidden.get(ex, []),
-        )
-        run = box.run(job, min(course.limits.exercise_timeout, time_left))
+        attempt.run = ExerciseRun("timeout", "the submission's time limit was reached before this exercise")
+        return
+    job = replace(attempt.job, devices=[device], stay=device != "cpu")
+    run = box.run(job, min(box.limits.exercise_timeout, time_left))
+    if attempt.run is None:
+        attempt.run = run
+        return
+    attempt.run.results.update(run.results)  # the CPU run's cells and isolation stand
+    attempt.run.outcome, attempt.run.message = run.outcome, run.message
+    attempt.run.refs_failed += [f for f in run.refs_failed if f not in attempt.run.refs_failed]
+
+
+def judge_attempt(attempt: Attempt, nb: notebook.Notebook, grading_run: GradingRun) -> dict:
+    """The exercise's result: its probes' replies judged against the expected values."""
+    if attempt.early is not None:
+        return attempt.early
+    ex, points, run, job = attempt.ex, attempt.points, attempt.run, attempt.job
+    course, devices = grading_run.course, grading_run.devices
     if run.outcome == "malformed":
         run.results = {}  # a forged or garbled reply voids every result of the exercise
     # The second run of the exercise's cell (with the reference beside it) decides: a first
     # run that failed only because another exercise is wrong is not this exercise's error.
     failed_cell = next(
-        (s["error"] for s in (run.own_cell or run.cells or []) if s["index"] == cell.index and not s["ok"]), None
+        (s["error"] for s in (run.own_cell or run.cells or []) if s["index"] == job.own_cell and not s["ok"]), None
     )
+    checks = {c.name: c for c in registry(grading_run.assignment.module).for_exercise(ex)}
     judged = [
-        judge(c, d, run.results.get((c.name, d)), grading_run.expected, course, run.message or "no result")
+        judge(checks[name], d, run.results.get((name, d)), grading_run.expected, course, run.message or "no result")
         for d in devices
-        for c in checks
+        for name in job.checks
     ]
     hits = [h for r in run.results.values() for h in r.get("forbidden", [])]
     if hits:
         msg = f"at run time, {hits[0]}: the exercise rebuilds it"
+        name = "does not use the function it rebuilds (at run time)"
         return _exercise(
             ex,
             points,
             "forbidden",
             msg,
-            [
-                {
-                    "name": "does not use the function it rebuilds (at run time)",
-                    "device": "any",
-                    "passed": False,
-                    "message": msg,
-                }
-            ]
-            + judged,
-        ), run
+            [{"name": name, "device": "any", "passed": False, "message": msg}] + judged,
+        )
     status, message = _status(judged, run, failed_cell)
     if run.refs_failed:
         names = ", ".join(e for e, _ in run.refs_failed)
         message += f"; the reference {names} could not be defined with this code ({run.refs_failed[0][1]})"
     score = points * sum(c["passed"] for c in judged) / len(judged) if judged else 0.0
-    return _exercise(ex, points, status, message, judged, score), run
+    return _exercise(ex, points, status, message, judged, score)
 
 
 def grade_notebook(path: Path, student: str, grading_run: GradingRun) -> dict:
     """One submission's result, in the shape of `report`; a notebook that cannot be read is
-    graded `error` throughout."""
+    graded `error` throughout. The exercises run in notebook order, which the sandbox's security
+    rests on (`Reference.refs_before`): on the CPU first, then on each other device."""
     ref, a = grading_run.ref, grading_run.assignment
     result = _result(grading_run, student)
+    start = time.monotonic()
     try:
         nb = read_submission(path, ref)
     except notebook.NotebookError as e:
@@ -275,17 +264,24 @@ def grade_notebook(path: Path, student: str, grading_run: GradingRun) -> dict:
 
     result["errors"] += structure_errors(nb, ref)
     cells = cells_to_run(nb, ref)
-    cell_report: list[dict] | None = None
-    deadline = time.monotonic() + ref.course.limits.submission_timeout
-    with Sandbox(cells, ref.course, a.module, grading_run.pool) as box:
-        for ex, points in a.points.items():
-            exercise, run = grade_exercise(ex, points, nb, box, grading_run, deadline - time.monotonic())
-            flags.apply(exercise, flags.review(nb, ref, ex), ref.course.flags_forbidden)
-            result["exercises"].append(exercise)
-            if run is not None and run.cells is not None and cell_report is None:
-                cell_report = run.cells
-            if run is not None and run.isolation and "isolation" not in result:
-                result["isolation"] = run.isolation
+    deadline = start + ref.course.limits.submission_timeout
+    attempts = [prepare(ex, points, nb, grading_run) for ex, points in a.points.items()]
+    grading_run.timed("read", time.monotonic() - start)
+    with Sandbox(cells, ref.course, a.module, grading_run.pool, grading_run.devices) as box:
+        for device in grading_run.devices:
+            for attempt in attempts:
+                run_attempt(attempt, box, deadline - time.monotonic(), device)
+    for stage, seconds in box.timings.items():
+        grading_run.timed(stage, seconds)
+    start = time.monotonic()
+    for attempt in attempts:
+        exercise = judge_attempt(attempt, nb, grading_run)
+        flags.apply(exercise, flags.review(nb, ref, attempt.ex), ref.course.flags_forbidden)
+        result["exercises"].append(exercise)
+    runs = [t.run for t in attempts if t.run is not None]
+    cell_report = next((r.cells for r in runs if r.cells is not None), None)
+    if isolation := next((r.isolation for r in runs if r.isolation), None):
+        result["isolation"] = isolation
     if grading_run.visible_only:
         _add_notebook_tests(result, nb, grading_run)
     labels = {c["index"]: c["label"] for c in cells}
@@ -293,6 +289,7 @@ def grade_notebook(path: Path, student: str, grading_run: GradingRun) -> dict:
         f"{labels.get(s['index'], s['index'])} raised {s['error']}" for s in cell_report or [] if not s["ok"]
     ]
     result["score"] = sum(e["score"] for e in result["exercises"])
+    grading_run.timed("judging", time.monotonic() - start)
     return result
 
 
@@ -301,7 +298,7 @@ def _add_notebook_tests(result: dict, nb: notebook.Notebook, grading_run: Gradin
     course, a = grading_run.course, grading_run.assignment
     cells = [_runnable(c) for c in nb.cells if c.code]
     with Sandbox(cells, course, a.module, grading_run.pool) as box:
-        run = box.run(Job("", a.module, [], [], ["cpu"], 0), course.limits.submission_timeout)
+        run = box.notebook(course.limits.submission_timeout)
     status = {s["index"]: s for s in run.cells or []}
     tests = {c.grade_id: c for c in nb.cells if c.grade_id and c.grade_id.endswith("_tests")}
     for e in result["exercises"]:
@@ -385,10 +382,14 @@ def grade(
     on_result: Progress | None = None,
     workers: int = 1,
     store: Store | None = None,
+    profile: dict[str, float] | None = None,
 ) -> list[dict]:
     """Grade every (student, notebook) pair, `workers` at a time; one submission's failure never
     stops the others. Results come back in the order of `submissions`, whatever `workers` is.
-    With a `store`, a submission graded before (same notebook, course and kit) is not graded again."""
+    With a `store`, a submission graded before (same notebook, course and kit) is not graded again.
+    With a `profile`, the seconds spent in each stage are added to it: 'expected' (the expected
+    values, on the grader's side), then per submission 'read', 'start-up' (the sandbox: the pool's
+    boot, its parent and confinement), 'cells', 'probes' (the exercises' processes) and 'judging'."""
     ref = Reference(course, course.assignment(assignment))
     results, todo = reuse(store, submissions, on_result)
     if not todo:
@@ -403,10 +404,12 @@ def grade(
 
     # the pool server boots in its own process while this one computes the expected values
     with Pool(course.root, [ref.assignment.module], env(Path(tempfile.gettempdir()))) as pool:
+        start = time.monotonic()
         expected = Expected(ref, seed)
-        expected.fill(devices)  # before any thread starts: every thread then only reads
-        grading_run = GradingRun(ref, devices, seed, expected, pool, visible_only)
+        expected.fill(devices, cache=cache_folder(course))  # before any thread starts: every thread then only reads
+        grading_run = GradingRun(ref, devices, seed, expected, pool, visible_only, profile)
         notebook.preload()
+        grading_run.timed("expected", time.monotonic() - start)
         with ThreadPoolExecutor(max(1, workers)) as ex:
             futures = {ex.submit(one, i): i for i in todo}
             try:

@@ -1,7 +1,7 @@
 """What the grader knows about an assignment: reference code and the released notebook.
 
 All of it comes from the repository (trusted): the source notebook's
-solution cells (sent, one exercise left out, into a submission's process),
+solution cells (those before an exercise sent into its process),
 the `solutions` package (run in the grader for expected values) and the
 released notebook (which cells are locked, given, demo or tests, and their
 nbgrader checksums).
@@ -36,8 +36,12 @@ class Reference:
         """Exercise id -> the reference code of its solution cell, in notebook order."""
         return {gid: notebook.strip_markers(c.source) for gid, c in self.source.solutions().items()}
 
-    def refs_except(self, exercise: str) -> list[dict]:
-        return [{"exercise": e, "source": src} for e, src in self.solution_sources.items() if e != exercise]
+    def refs_before(self, exercise: str) -> list[dict]:
+        """The reference code of the exercises before `exercise`, in notebook order: what its process
+        may hold. Exercises are graded in that order, so a reference only ever reaches a process
+        once its own exercise has been graded (README, "Security")."""
+        order = list(self.solution_sources)
+        return [{"exercise": e, "source": self.solution_sources[e]} for e in order[: order.index(exercise)]]
 
     @cached_property
     def namespace(self) -> Namespace:

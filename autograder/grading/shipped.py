@@ -240,7 +240,7 @@ class Shipped(Reference):
     def skippable(self, grade_id: str | None) -> bool:
         return bool(self.doc["locked"].get(grade_id or "", {}).get("skippable"))
 
-    def refs_except(self, exercise: str) -> list[dict]:
+    def refs_before(self, exercise: str) -> list[dict]:
         return []  # no reference here: every exercise runs on the student's own code
 
     def _no_reference(self, what: str):

@@ -43,6 +43,7 @@ class Job:
     seed: int
     own_cell: int | None = None  # the exercise's solution cell, run again after the references
     forbidden: list[str] = field(default_factory=list)  # torch functions the tripwire watches for
+    stay: bool = False  # the process may take the next exercise's job too (one CUDA context for all)
 
 
 @dataclass
@@ -54,6 +55,9 @@ class ExerciseRun:
     own_cell: list[dict] | None = None  # the exercise's cell, run again after the references
     refs_failed: list[tuple[str, str]] = field(default_factory=list)  # references that could not be defined beside it
     results: dict[tuple[str, str], Any] = field(default_factory=dict)  # (check, device) -> reply
+
+
+LIMITS = ("cell_timeout", "exercise_timeout", "memory_mib", "file_mib", "disk_mib", "processes", "open_files")
 
 
 class SandboxError(Exception):
@@ -107,7 +111,7 @@ class _Frames:
 class Sandbox:
     """The processes of one submission. Use as a context manager."""
 
-    def __init__(self, cells: list[dict], course: Course, module: str, pool: Pool):
+    def __init__(self, cells: list[dict], course: Course, module: str, pool: Pool, devices: list[str] = ("cpu",)):
         self.cells, self.limits, self.module, self.pool = cells, course.limits, module, pool
         self.strict = course.strict
         self.skip: set[int] = set()  # cells that timed out once are not run again
@@ -115,6 +119,10 @@ class Sandbox:
         self.pid: int | None = None  # the sandbox parent
         self.slot: int | None = pool.take_slot()  # as root, the uid its processes run as
         self.workdir = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
+        self.devices = list(devices)
+        self.nonce = ""  # the cells' process's, for this sandbox's current start
+        self.cells_run: ExerciseRun | None = None  # the notebook's run in the current start
+        self.timings = {"start-up": 0.0, "cells": 0.0, "probes": 0.0}  # seconds, for a profile
 
     # -- lifecycle ----------------------------------------------------------
     def _start(self) -> None:
@@ -170,55 +178,36 @@ class Sandbox:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- one exercise ---------------------------------------------------------
-    def run(self, job: Job, timeout: float) -> ExerciseRun:
-        """Run `job` in a fresh child; never raises for anything the submission does."""
-        if self.cells_hung:
-            return ExerciseRun(
-                "timeout",
-                "the notebook's cells did not finish within an earlier exercise's "
-                "time limit, so they were not run again",
-            )
-        if job.own_cell in self.skip:
-            # The exercise's own cell hung while an earlier exercise ran the notebook. The child
-            # skips it, so it would send no "own_cell" reply and the run would read as forged.
-            return ExerciseRun(
-                "timeout",
-                f"the exercise's cell (cell {job.own_cell}) did not finish within the cell time limit "
-                f"({self.limits.cell_timeout:g} s) when the notebook ran, so it was not run again",
-            )
-        if self.pid is None:
-            self._start()
+    # -- the notebook, once --------------------------------------------------
+    def notebook(self, timeout: float) -> ExerciseRun:
+        """Start the sandbox and run the notebook's cells in it (once: later calls return the same
+        run). Its outcome is "done" when the cells' process is ready for the exercises."""
+        if self.cells_run is None:
+            self.cells_run = self._run_cells(time.monotonic() + timeout)
+            if self.cells_run.outcome == "timeout":
+                self.cells_hung = True
+            if self.cells_run.outcome != "done":
+                self._stop()
+        return self.cells_run
+
+    def _run_cells(self, deadline: float) -> ExerciseRun:
         start = time.monotonic()
-        nonce = uuid.uuid4().hex
+        self._start()
+        self.timings["start-up"] += time.monotonic() - start
+        start = time.monotonic()
+        self.nonce = uuid.uuid4().hex
         message = {
-            "nonce": nonce,
-            "exercise": job.exercise,
-            "module": job.module,
-            "checks": job.checks,
-            "refs": job.refs,
-            "devices": job.devices,
-            "seed": job.seed,
-            "own_cell": job.own_cell,
-            "forbidden": job.forbidden,
+            "nonce": self.nonce,
+            "devices": self.devices,
+            "module": self.module,
             "strict": self.strict,
             "cells": [c for c in self.cells if c["index"] not in self.skip],
-            "limits": {
-                k: getattr(self.limits, k)
-                for k in (
-                    "cell_timeout",
-                    "exercise_timeout",
-                    "memory_mib",
-                    "file_mib",
-                    "disk_mib",
-                    "processes",
-                    "open_files",
-                )
-            },
+            "limits": {k: getattr(self.limits, k) for k in LIMITS},
         }
-        # the pipe holds 64 KiB; a thread writes the rest while we read replies
-        threading.Thread(target=self._send, args=(message,), daemon=True).start()
-        run = self._collect(job, nonce, start + timeout)
+        self._send(message)
+        run = ExerciseRun("crashed")
+        state = {"doing": "running the notebook's cells"}
+        run = self._collect(run, [(self.nonce, "isolation"), (self.nonce, "cells")], state, deadline)
         if self.strict and run.isolation is not None and (gaps := missing(run.isolation)):
             self._stop()
             raise SandboxError(
@@ -227,31 +216,77 @@ class Sandbox:
             )
         if run.cells:
             self.skip |= {c["index"] for c in run.cells if c.get("timeout")}
-        self.cells_hung = run.outcome == "timeout" and run.cells is None
+        self.timings["cells"] += time.monotonic() - start
+        return run
+
+    # -- one exercise ---------------------------------------------------------
+    def run(self, job: Job, timeout: float) -> ExerciseRun:
+        """Run `job` in a fresh fork of the cells' process; never raises for anything the submission
+        does. The first call runs the cells (with a time limit of its own, `timeout`); when an
+        exercise does not end well, its sandbox is torn down and the next exercise runs the cells
+        again in a fresh one, but for those that timed out."""
+        if self.cells_hung:
+            return ExerciseRun(
+                "timeout",
+                "the notebook's cells did not finish within an earlier exercise's "
+                "time limit, so they were not run again",
+            )
+        if job.own_cell in self.skip:
+            # The exercise's own cell hung when the notebook ran: running it again would hang again.
+            return ExerciseRun(
+                "timeout",
+                f"the exercise's cell (cell {job.own_cell}) did not finish within the cell time limit "
+                f"({self.limits.cell_timeout:g} s) when the notebook ran, so it was not run again",
+            )
+        cells = self.notebook(timeout)
+        if cells.outcome != "done":
+            self.cells_run = None  # the next exercise starts afresh
+            return cells
+        start = time.monotonic()
+        nonce = uuid.uuid4().hex
+        message = {
+            "nonce": nonce,
+            "exercise": job.exercise,
+            "checks": job.checks,
+            "refs": job.refs,
+            "devices": job.devices,
+            "seed": job.seed,
+            "own_cell": job.own_cell,
+            "forbidden": job.forbidden,
+            "stay": job.stay,
+        }
+        self._send(message)
+        expected = [
+            (nonce, "refs"),
+            *([(nonce, "own_cell")] if job.own_cell is not None else []),
+            *[(nonce, ("check", c, d)) for d in job.devices for c in job.checks],
+            (nonce, "done"),  # then the cells' process's "gone", unless the process stays (`_take`)
+        ]
+        run = ExerciseRun("crashed", isolation=cells.isolation, cells=cells.cells)
+        state = {"doing": "binding the earlier exercises' names", "stay": job.stay}
+        run = self._collect(run, expected, state, time.monotonic() + timeout)
+        self.timings["probes"] += time.monotonic() - start
         if run.outcome != "done":
             self._stop()
+            self.cells_run = None
         return run
 
     def _send(self, message: dict) -> None:
+        # the pipe holds 64 KiB; a thread writes the rest while we read replies
+        threading.Thread(target=self._write, args=(message,), daemon=True).start()
+
+    def _write(self, message: dict) -> None:
         try:
             wire.write_message(self.job_w, message)
         except OSError:
             pass  # the sandbox died; _collect reports it
 
-    def _collect(self, job: Job, nonce: str, deadline: float) -> ExerciseRun:
-        """Replies must come in the one order the child sends them: isolation (before any student
-        code runs), cells, refs, own cell, each (check, device), done. Anything else (a forged or
-        repeated reply) makes the run malformed."""
-        run = ExerciseRun("crashed")
-        expected = [
-            "isolation",
-            "cells",
-            "refs",
-            *(["own_cell"] if job.own_cell is not None else []),
-            *[("check", c, d) for d in job.devices for c in job.checks],
-            "done",
-        ]
-        state = {"next": 0, "doing": "running the notebook's cells"}
+    def _collect(self, run: ExerciseRun, expected: list, state: dict, deadline: float) -> ExerciseRun:
+        """Replies must come in the one order the sandbox sends them: from the cells' process, its
+        isolation (before any student code runs) and the cells; from an exercise's process, refs,
+        own cell, each (check, device), done; then the cells' process says the exercise's process
+        is gone. Anything else (a forged or repeated reply) makes the run malformed."""
+        state["next"] = 0
         try:
             while True:
                 left = deadline - time.monotonic()
@@ -260,49 +295,56 @@ class Sandbox:
                 readable, _, _ = select.select([self.result_r, self.status_r], [], [], left)
                 if self.result_r in readable:
                     for msg in self.results.pump():
-                        self._take(run, msg, nonce, expected, state)
+                        self._take(run, msg, expected, state)
+                        if state["next"] == len(expected):
+                            run.outcome = "done"
+                            return run
+                        if state.get("gone"):
+                            how = _how(state["gone"])
+                            return self._fail(run, "crashed", f"the process ended ({how}) while {state['doing']}")
                 if self.status_r in readable:
                     msgs = self.status.pump()
                     if not msgs and not self.status.eof:
                         continue
                     while select.select([self.result_r], [], [], 0)[0] and not self.results.eof:
                         for msg in self.results.pump():  # what the child wrote before it ended
-                            self._take(run, msg, nonce, expected, state)
+                            self._take(run, msg, expected, state)
                     if state["next"] == len(expected):
                         run.outcome = "done"
                         return run
                     if not msgs:
                         return self._fail(run, "crashed", f"the sandbox died while {state['doing']}")
-                    how = (
-                        f"signal {msgs[0].get('signal')}"
-                        if msgs[0].get("signal")
-                        else f"exit code {msgs[0].get('code')}"
-                    )
-                    return self._fail(run, "crashed", f"the process ended ({how}) while {state['doing']}")
+                    return self._fail(run, "crashed", f"the process ended ({_how(msgs[0])}) while {state['doing']}")
         except (wire.WireError, ValueError, TypeError, KeyError) as e:
             return self._fail(run, "malformed", f"malformed reply from the submission's process: {e}")
 
-    @staticmethod
-    def _take(run: ExerciseRun, msg: dict, nonce: str, expected: list, state: dict) -> None:
-        if msg.get("nonce") != nonce:
-            raise wire.WireError("a reply that does not belong to this exercise")
-        kind = msg.get("kind")
+    def _take(self, run: ExerciseRun, msg: dict, expected: list, state: dict) -> None:
         want = expected[state["next"]] if state["next"] < len(expected) else None
+        kind = msg.get("kind")
+        if kind == "gone" and msg.get("nonce") == self.nonce and want != (self.nonce, "gone"):
+            state["gone"] = msg  # the exercise's process ended before it was done
+            return
+        if want is None or msg.get("nonce") != want[0]:
+            raise wire.WireError("a reply that does not belong to this exercise")
         got = ("check", msg.get("name"), msg.get("device")) if kind == "check" else kind
-        if got != want:
-            raise wire.WireError(f"expected {want!r}, got {str(got)[:80]}")
+        if got != want[1]:
+            raise wire.WireError(f"expected {want[1]!r}, got {str(got)[:80]}")
         state["next"] += 1
+        if kind == "done" and not (state.get("stay") and msg.get("more") is True):
+            expected.append((self.nonce, "gone"))  # the exercise's process ends: wait until it is gone
         if kind == "isolation":
             run.isolation = {str(k)[:40]: str(v)[:300] for k, v in list(msg["layers"].items())[:10]}
         elif kind in ("cells", "own_cell"):
             statuses = [_cell_status(c) for c in msg["cells"]]
             if kind == "cells":
                 run.cells = statuses
+                run.outcome = "done"
             else:
                 run.own_cell = statuses
             state["doing"] = "running the checks" if kind == "own_cell" else "running the exercise's cell again"
         elif kind == "refs":
             run.refs_failed = [(str(f["exercise"])[:40], str(f["error"])[:300]) for f in msg["failed"][:50]]
+            state["doing"] = "running the exercise's cell again"
         elif kind == "check":
             run.results[(msg["name"], msg["device"])] = (
                 {"error": str(msg["error"])[:500]} if "error" in msg else {"value": wire.decode(msg.get("value"))}
@@ -314,6 +356,10 @@ class Sandbox:
     def _fail(self, run: ExerciseRun, outcome: str, message: str) -> ExerciseRun:
         run.outcome, run.message = outcome, message
         return run
+
+
+def _how(status: dict) -> str:
+    return f"signal {status.get('signal')}" if status.get("signal") else f"exit code {status.get('code')}"
 
 
 def _cell_status(c: Any) -> dict:

@@ -37,6 +37,7 @@ import ctypes
 import fcntl
 import os
 import pwd
+import stat as _stat
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -123,35 +124,82 @@ def readable_paths(denied: list[Path]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
+# The calls Landlock needs, bound when this module is imported (in the pool server, before any
+# student code): an exercise's process stacks its layer after the notebook's cells have run, when
+# `os.open` or `_libc.syscall` may have been patched. A tuple cannot be changed in place.
+_CALLS = (os.open, os.close, os.stat, _stat.S_ISDIR, _libc.syscall, ctypes.byref)
+
+
 def _landlock(abi: int, readable: list[str], writable: list[str]) -> None:
+    open_, close, stat, isdir, syscall, byref = _CALLS
     fs = READ | WRITES_V1 | (REFER if abi >= 2 else 0) | (TRUNCATE if abi >= 3 else 0)
     net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
     scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
     attr = (ctypes.c_uint64 * 3)(fs, net, scoped)
     size = 8 if abi < 4 else 16 if abi < 6 else 24
     ruleset = _check(
-        _libc.syscall(SYS_CREATE_RULESET, attr, ctypes.c_size_t(size), ctypes.c_uint32(0)), "landlock_create_ruleset"
+        syscall(SYS_CREATE_RULESET, attr, ctypes.c_size_t(size), ctypes.c_uint32(0)), "landlock_create_ruleset"
     )
     try:
         for paths, access in ((readable, READ), (writable, fs)):
             for path in paths:
                 try:
-                    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                    fd = open_(path, os.O_PATH | os.O_CLOEXEC)
                 except OSError:
                     continue
                 try:
                     # a file (not a folder) takes only the rights that apply to files
-                    rights = access if os.path.isdir(path) else access & (EXECUTE | READ_FILE | WRITE_FILE | TRUNCATE)
+                    folder = isdir(stat(fd).st_mode)
+                    rights = access if folder else access & (EXECUTE | READ_FILE | WRITE_FILE | TRUNCATE)
                     rule = _PathBeneath(rights, fd)
                     _check(
-                        _libc.syscall(SYS_ADD_RULE, ruleset, RULE_PATH_BENEATH, ctypes.byref(rule), ctypes.c_uint32(0)),
+                        syscall(SYS_ADD_RULE, ruleset, RULE_PATH_BENEATH, byref(rule), ctypes.c_uint32(0)),
                         f"landlock_add_rule {path}",
                     )
                 finally:
-                    os.close(fd)
-        _check(_libc.syscall(SYS_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)), "landlock_restrict_self")
+                    close(fd)
+        _check(syscall(SYS_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)), "landlock_restrict_self")
     finally:
-        os.close(ruleset)
+        close(ruleset)
+
+
+class ExerciseFiles:
+    """Each exercise's process gets a folder of its own under the submission's working directory:
+    the only place it may write, and one no other exercise's process can read. A Landlock layer
+    stacked on the sandbox's does it (layers only ever narrow): reads as the sandbox's, plus what
+    the notebook's cells left in the working directory; writes to its folder alone. So nothing an
+    exercise harvests reaches another through files. Built before any student code runs."""
+
+    PREFIX = "exercise-"
+
+    def __init__(self, readable: list[str], abi: int):
+        self.readable, self.abi = tuple(readable), abi
+        self.calls = (os.mkdir, os.listdir, os.chdir, os.getcwd, os.urandom, os.symlink, os.environ.__setitem__)
+
+    def enter(self, devices: list[str]) -> str:
+        """In a fresh exercise process: make its folder (a fresh random name: a cell cannot have put a
+        link there), close the process in, and work there. What the cells left in the working
+        directory shows in it through links, to read (a cell's `open("data.txt")` still works)."""
+        mkdir, listdir, chdir, getcwd, urandom, symlink, setenv = self.calls
+        workdir = getcwd()
+        folder = workdir + "/" + self.PREFIX + urandom(8).hex()
+        mkdir(folder, 0o700)
+        left = [n for n in listdir(workdir) if not n.startswith(self.PREFIX)]
+        for name in left:
+            symlink("../" + name, folder + "/" + name)
+        if self.abi:
+            _landlock(self.abi, [*self.readable, *(workdir + "/" + n for n in left)], [folder, *devices])
+        chdir(folder)
+        setenv("HOME", folder)
+        setenv("TMPDIR", folder)
+        tempfile.tempdir = None  # tempfile caches the folder it found first
+        return folder
+
+
+def exercise_files(plan: Plan, layers: dict[str, str]) -> ExerciseFiles:
+    """Per-exercise folders, walled off by Landlock where the sandbox's own layer is in force."""
+    on = layers.get("filesystem", "").startswith("landlock")
+    return ExerciseFiles(plan.readable, landlock_abi() if on else 0)
 
 
 def _write(path: str, text: str) -> None:

@@ -2,12 +2,14 @@
 
 Importing torch costs about 1.5 s and the first optimizer step another
 second; paying that once per submission was most of the grading time. The
-pool server pays it once per grading run: it imports torch, matplotlib,
-scikit-learn and the checks of every module, works out the isolation plan,
-and then only forks. Each submission still gets its own process (a fork,
-never a reused interpreter), in its own session and working folder, which
-forks a child per exercise as before (`worker.parent`), so speed costs no
-isolation.
+pool server pays it once per grading run: it imports torch (matplotlib and
+scikit-learn where the notebooks import them) and the checks of every module,
+works out the isolation plan, and then only forks. Each submission still gets
+its own process (a fork, never a reused interpreter), in its own session and
+working folder, which forks a child per exercise as before (`worker.parent`),
+so speed costs no isolation. `course grade` starts the server before it
+imports torch itself (`start_early`): for one submission, the server's boot
+is the critical path.
 
 The grader asks for a sandbox parent over a Unix socket, passing the three
 pipe ends the parent will use (SCM_RIGHTS), and gets back its pid. Each
@@ -20,6 +22,7 @@ side by side share no process budget, /proc or signals.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import socket
@@ -35,33 +38,85 @@ class PoolError(Exception):
     """The pool server could not be started or stopped answering."""
 
 
+def _launch(course_root: Path, modules: list[str], env: dict[str, str]) -> tuple[socket.socket, subprocess.Popen]:
+    """Start a pool server; our end of its socket, and its process."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-I",
+                "-m",
+                "autograder.sandbox.server",
+                str(theirs.fileno()),
+                str(course_root),
+                *modules,
+            ],
+            pass_fds=(theirs.fileno(),),
+            env=env,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=None if os.environ.get("COURSE_SANDBOX_DEBUG") else subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    except BaseException:
+        ours.close()
+        raise
+    finally:
+        theirs.close()
+    return ours, proc
+
+
+# Servers started ahead of their `Pool` (`start_early`), by what they were started with.
+_early: dict[tuple, tuple[socket.socket, subprocess.Popen]] = {}
+_early_lock = threading.Lock()
+
+
+def _key(course_root: Path, modules: list[str], env: dict[str, str]) -> tuple:
+    return str(course_root), tuple(modules), tuple(sorted(env.items()))
+
+
+def start_early(course_root: Path, modules: list[str], env: dict[str, str]) -> None:
+    """Start the pool server now, for the next `Pool` made with the same arguments to take over.
+
+    `course grade` calls it before it imports torch itself: the server's boot (the critical
+    path of one submission) then overlaps the grader's whole start-up, not only what follows
+    `Pool(...)`. A server no `Pool` takes over is stopped when this process exits."""
+    key = _key(course_root, modules, env)
+    with _early_lock:
+        if key in _early:
+            return
+        if not _early:
+            atexit.register(stop_early)
+        _early[key] = _launch(course_root, modules, env)
+
+
+def stop_early() -> None:
+    """Stop the servers started early that no `Pool` took over."""
+    with _early_lock:
+        left = list(_early.values())
+        _early.clear()
+    for sock, proc in left:
+        sock.close()
+        kill_tree(proc.pid)
+        proc.wait()
+
+
 class Pool:
     """The grader's handle on the pool server. Thread-safe; use as a context manager."""
 
     def __init__(self, course_root: Path, modules: list[str], env: dict[str, str]):
-        self._sock, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._lock = threading.Lock()
-        try:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-I",
-                    "-m",
-                    "autograder.sandbox.server",
-                    str(theirs.fileno()),
-                    str(course_root),
-                    *modules,
-                ],
-                pass_fds=(theirs.fileno(),),
-                env=env,
-                cwd="/",
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=None if os.environ.get("COURSE_SANDBOX_DEBUG") else subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        finally:
-            theirs.close()
+        with _early_lock:
+            early = _early.pop(_key(course_root, modules, env), None)
+        if early is not None and early[1].poll() is None:
+            self._sock, self.proc = early  # started by `start_early`, booting or ready
+        else:
+            if early is not None:  # it died before it was needed: start another
+                early[0].close()
+                early[1].wait()
+            self._sock, self.proc = _launch(course_root, modules, env)
         self._sock.settimeout(300)
         self._slots: set[int] = set()  # of the sandboxes alive now
         self._slots_lock = threading.Lock()

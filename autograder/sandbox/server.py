@@ -8,17 +8,50 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import sys
+import tomllib
+from pathlib import Path
 
 from .procs import reap_children
+
+
+def imported_by(course_root: str, modules: list[str]) -> set[str] | None:
+    """The top-level packages that the cells graded in a submission import (those of the
+    released notebooks of `modules`, but their demo and test cells, which are not run unless
+    changed), for `worker.preload`; None when that cannot be told (everything is preloaded)."""
+    try:
+        root = Path(course_root)
+        assignments = tomllib.loads((root / "course.toml").read_text())["assignments"]
+        names = [name for name, a in assignments.items() if a.get("module") in modules]
+        if not names or len(set(modules)) != len({assignments[n]["module"] for n in names}):
+            return None
+        found: set[str] = set()
+        for name in names:
+            nb = json.loads((root / "release" / name / f"{name}.ipynb").read_text())
+            for cell in nb["cells"]:
+                meta = cell.get("metadata", {})
+                grader = meta.get("nbgrader", {})
+                skipped = grader.get("locked") and (
+                    "demo" in meta.get("tags", []) or str(grader.get("grade_id", "")).endswith("_tests")
+                )
+                if cell.get("cell_type") == "code" and not skipped:
+                    source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+                    found.update(_IMPORT.findall(source))
+        return found
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+_IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.M)
 
 
 def serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
     from ..checks import registry
     from . import worker
 
-    worker.preload()
+    worker.preload(imported_by(course_root, modules))
     for module in modules:
         registry(module)
     plan = worker.sandbox_plan(course_root)

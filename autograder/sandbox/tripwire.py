@@ -53,10 +53,11 @@ class Trusted:
         self._names = id(names)  # the notebook's globals live as long as the child: the id is theirs
         self._codes: list[CodeType] = []
         self._ids: set[int] = set()
+        self._compile = compile  # bound now: an exercise's references are compiled after the cells ran
 
     def compile(self, source: str, filename: str) -> CodeType:
         """Compile the course's `source`; it and every function, class and comprehension in it are trusted."""
-        code = compile(source, filename, "exec")
+        code = self._compile(source, filename, "exec")
         self._add(code)
         return code
 
