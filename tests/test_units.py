@@ -701,3 +701,27 @@ def test_reset_torch_restores_torch_defaults_a_notebook_may_change():
     finally:
         reset_torch()
         assert settings() == before
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+def test_the_memory_limit_holds_with_and_without_cuda(cuda):
+    """Without CUDA the address space is capped; with it (where that cap would stop the driver)
+    the private writable memory is: either way an allocation past `memory_mib` fails."""
+    import os
+
+    from autograder.sandbox.worker import limit_resources
+
+    limits = {"file_mib": 64, "open_files": 256, "processes": 64, "exercise_timeout": 60, "memory_mib": 2048}
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            limit_resources(limits, cuda)
+            try:
+                bytearray(4 << 30)  # 4 GiB, twice the limit
+                code = 1
+            except MemoryError:
+                code = 0
+        finally:
+            os._exit(code)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0

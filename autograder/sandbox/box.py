@@ -1,14 +1,17 @@
-"""The grader side of the sandbox: runs one submission's exercises in other processes.
+"""The grader side of the sandbox: runs one submission's notebook, then its exercises, in other processes.
 
 A `Sandbox` has the pool server (`pool`) fork a sandbox parent
 (`worker.parent`) in its own session, working directory and scrubbed
-environment, and asks that parent for one forked child per exercise. The grader enforces every time limit itself: a
-child that runs past its exercise's time, sends something malformed or
-takes its parent down gets its whole session killed, and the next exercise
-starts a fresh parent. What comes back is decoded and schema-checked plain
-data (`wire`), never trusted beyond that.
+environment; the parent forks the submission's child, which runs the
+notebook's cells once (`notebook`) and then forks one process per
+exercise (`run`). The grader enforces every time limit itself: a process
+that runs past its time, sends something malformed or takes the child
+down gets the whole session killed, and the next exercise starts a fresh
+sandbox, whose cells run again (but those that timed out). What comes
+back is decoded and schema-checked plain data (`wire`), never trusted
+beyond that.
 
-Before any student code runs, each child confines itself (`isolation`) and
+Before any student code runs, the child confines itself (`isolation`) and
 says which layers are in force; in strict mode a missing layer stops the
 grading with `SandboxError`.
 """
@@ -38,7 +41,7 @@ class Job:
     exercise: str
     module: str  # autograder.checks.<module>
     checks: list[str]
-    refs: list[dict]  # [{"exercise", "source"}] of the *other* exercises
+    refs: list[dict]  # [{"exercise", "source"}] of the exercises before this one, in notebook order
     devices: list[str]
     seed: int
     own_cell: int | None = None  # the exercise's solution cell, run again after the references

@@ -1,26 +1,39 @@
-"""The sandbox side: a sandbox parent per submission that forks one process per exercise.
+"""The sandbox side: per submission, a sandbox parent, a child that runs the notebook's cells once,
+and one process per exercise forked from that child.
 
 The pool server (`pool`) imports torch and the checks once (`preload`) and
-forks a sandbox `parent` per submission, which forks a child per job. Each
-child confines itself (`isolation`: namespaces, user, Landlock, which hides
-the course folder and the kit's sources) before it reads any student code.
-The parent never runs student code and never reads a job: each child reads its own
-job, runs the notebook's cells, binds the other exercises' names to their
-reference code, runs its exercise's probes and streams plain results back
-on RESULT_FD. Only the parent writes STATUS_FD (the child closes it first),
-so "the child exited" is a fact the student cannot forge. CUDA is never
-touched in the parent: a CUDA context does not survive fork, and each child
-starts its own, so a device-side assert poisons only that child.
+forks a sandbox `parent` per submission, which forks the submission's
+`child`. The child confines itself (`isolation`: namespaces, user, Landlock,
+which hides the course folder and the kit's sources) before it reads any
+student code, runs the notebook's cells once, and then (`Exercises`) forks
+one process per exercise from the notebook as the cells left it. Each such
+process stacks a Landlock layer of its own (`isolation.ExerciseFiles`: it
+writes only to a fresh folder no other exercise can read), reads its own
+job, binds the names of the exercises *before* it to their reference code,
+runs its exercise's cell again and its probes, and streams plain results
+back on RESULT_FD. The grader grades exercises in notebook order and sends
+an exercise's process only the references of earlier exercises, so no
+process that runs student code ever holds the reference of an exercise not
+yet graded. Only the parent writes STATUS_FD (the child closes it first), so
+"the child exited" is a fact the student cannot forge.
+
+CUDA is never touched in the parent or the child: a CUDA context does not
+survive fork. The exercises' CUDA probes run after the CPU ones, in one
+process that takes one exercise's job after another (`stay`): one context
+per submission. A CUDA error poisons a context for good, so that process
+then ends, and the next exercise's CUDA probes start a fresh one: a
+device-side assert costs only its own exercise.
 
 Student code shares the child's interpreter, and a student can read this
 file, so what the child relies on once student code has run is fixed before
-it runs (`child`, in order): the given cells and references are compiled and
-trusted by identity (`tripwire.Trusted`); the probes, the encoder and a
-sender made of C functions only are bound; the kit's modules are sealed
-(`Seal`) and taken out of `sys.modules`, and importing them is refused.
-Everything after the first student line but the sending of plain data runs
-under the tripwire, so code a student slipped into torch, the encoder or the
-error messages is watched like the rest.
+it runs (`child`, in order): the given cells are compiled and trusted by
+identity (`tripwire.Trusted`, whose compiler is bound then too, for the
+references that arrive later); the fork, the exercises' folders, the
+probes, the encoder and a sender made of C functions only are bound; the
+kit's modules are sealed (`Seal`) and taken out of `sys.modules`, and
+importing them is refused. Everything after the first student line but the
+sending of plain data runs under the tripwire, so code a student slipped
+into torch, the encoder or the error messages is watched like the rest.
 """
 
 from __future__ import annotations
@@ -184,7 +197,13 @@ def limit_resources(limits: dict, cuda: bool) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     cpu = int(limits["exercise_timeout"]) + 5
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
-    if not cuda:  # the CUDA driver reserves far more address space than it uses
+    if cuda:
+        # The CUDA driver reserves far more address space than it uses (PROT_NONE mappings), so
+        # RLIMIT_AS would stop it from starting. RLIMIT_DATA counts only private writable memory
+        # (Linux >= 4.7): it bounds what the process allocates on the host, not the reservation.
+        # GPU memory itself is not bounded (README, Known limits).
+        resource.setrlimit(resource.RLIMIT_DATA, (limits["memory_mib"] * mib,) * 2)
+    else:
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_mib"] * mib,) * 2)
 
 
