@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT, make_submission
+from conftest import make_submission
 
 from autograder import notebook
 from autograder.checks import registry
