@@ -4,7 +4,7 @@ For the author of a check, not for grading students: it runs known code only (th
 the alternatives, the lesson-literal variants and the mutants of `samples/mutants/<module>.py`,
 and the automatic mutants of `autograder.mutate`). Each variant is the source notebook's
 exported cells with one solution cell replaced, run as the sandbox would run a submission
-(the notebook's cells, then the other exercises bound to the reference, then the variant's
+(the notebook's cells, then the exercises before it bound to the reference, then the variant's
 cell again), its exercise's probes called on it here and judged by `grading.grade.judge`
 against the reference and torch, exactly as in grading. What grading does and this does not:
 isolation, limits and the process boundary. The static forbidden-function scan and the
@@ -33,7 +33,7 @@ from .config import Assignment, Course
 from .grading import forbidden
 from .grading.grade import Expected, judge
 from .grading.reference import Reference
-from .sandbox.tripwire import Tripwire, Trusted
+from .sandbox.tripwire import Tripwire, Trusted, watch
 from .sandbox.worker import reset_torch
 
 PROBE_SECONDS = 30.0  # of CPU time (not wall time: a loaded machine is no reason): a mutant that loops is stopped
@@ -148,8 +148,10 @@ class Bench:
                     _run(compile(own, f"<cell {index}>", "exec"), names)
                 else:
                     _run(trusted.compile(code, f"<given {index}>"), names)
-            for gid, _, code in self.cells:  # bind_references: the other exercises are the reference's
-                if gid and gid != ex:
+            for gid, _, code in self.cells:  # bind_references: the exercises before are the reference's
+                if gid == ex:
+                    break
+                if gid:
                     _run(trusted.compile(code, f"<reference {gid}>"), names)
             error = _run(compile(own, "<cell own>", "exec"), names)  # rerun_own_cell
         return names, trusted, error
@@ -195,7 +197,7 @@ def probe(
 ) -> tuple[dict, list[str]]:
     """One probe on the variant, as the sandbox runs it: its reply (decoded) and any forbidden call."""
     reset_torch()  # whatever the previous probe changed, as in the sandbox
-    tripwire = Tripwire(banned, trusted)
+    tripwire = Tripwire(watch(banned), trusted)
     old = signal.signal(signal.SIGPROF, _alarm)
     signal.setitimer(signal.ITIMER_PROF, PROBE_SECONDS)
     try:

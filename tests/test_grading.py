@@ -27,8 +27,8 @@ def test_reference_full_marks_stubs_zero(course, assignment):
 def test_each_wrong_implementation_loses_points_on_its_own_exercise_only(course, assignment, tmp_path):
     """Mutants of half the exercises at a time: those lose points, the other half keeps full marks.
 
-    While one exercise is checked the others resolve to the reference, so a
-    notebook can carry several bugs and each still costs points only once.
+    While one exercise is checked the earlier ones resolve to the reference (and no check uses a
+    later one), so a notebook can carry several bugs and each still costs points only once.
     """
     table = mutants(course, assignment)["MUTANTS"]
     exercises = course.assignment(assignment).exercises

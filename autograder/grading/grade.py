@@ -2,9 +2,10 @@
 
 For each exercise: a missing solution cell is `missing`; a cell using the
 torch function it should rebuild is `forbidden`; otherwise its checks run in
-the submission's sandbox (with the other exercises' names bound to the
-reference) and each result is judged here, against the reference solution
-and, for oracle checks, torch. Points are shared out by checks passed.
+the submission's sandbox (with the names of the exercises before it bound to
+the reference), in notebook order, on the CPU and then on each other device,
+and each result is judged here, against the reference solution and, for
+oracle checks, torch. Points are shared out by checks passed.
 """
 
 from __future__ import annotations

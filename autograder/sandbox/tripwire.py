@@ -119,15 +119,24 @@ def _caller_line(frame: FrameType | None) -> str:
     return "as the exercise's own function (an alias of torch's)"
 
 
-class Tripwire(TorchFunctionMode):
-    """Use as `with Tripwire(names):`; `hits` lists the forbidden calls seen, `intact()` says
-    whether both hooks are still in place."""
+Watched = tuple[frozenset[str], tuple[str, ...]]  # function names, and package folders
 
-    def __init__(self, forbidden: list[str], trusted: Trusted):
+
+def watch(forbidden: list[str]) -> Watched:
+    """What a tripwire watches for `forbidden` (course.toml's names): the function names, and the
+    folders of the packages named (found by importing them: once per exercise, not per probe)."""
+    dirs = {f: _package_dir(f) for f in forbidden}
+    return frozenset(f.rsplit(".", 1)[-1] for f, d in dirs.items() if d is None), tuple(d for d in dirs.values() if d)
+
+
+class Tripwire(TorchFunctionMode):
+    """Use as `with Tripwire(watch(names), trusted):`; `hits` lists the forbidden calls seen,
+    `intact()` says whether both hooks are still in place."""
+
+    def __init__(self, watched: Watched, trusted: Trusted):
         super().__init__()
         self.trusted = trusted
-        self.functions = {f.rsplit(".", 1)[-1] for f in forbidden if _package_dir(f) is None}
-        self.packages = tuple(d for f in forbidden if (d := _package_dir(f)))
+        self.functions, self.packages = watched
         self.hits: list[str] = []
         self.armed = bool(self.functions or self.packages)
 

@@ -56,7 +56,7 @@ from .. import wire
 from ..checks import Inputs, Namespace, registry
 from . import isolation
 from .procs import become_subreaper, kill_descendants
-from .tripwire import Tripwire, Trusted
+from .tripwire import Tripwire, Trusted, watch
 
 NO_MORE_JOBS = 113  # a child's exit code for 'the grader closed the job pipe'
 PRELOAD = [
@@ -428,7 +428,7 @@ class Probes:
     def __init__(self, job: dict, checks: list, trusted: Trusted, without: frozenset[str]):
         self.job, self.trusted = job, trusted
         self.checks = {c.name: c for c in checks}
-        self.forbidden = [] if "tripwire" in without else job["forbidden"]
+        self.watched = watch([] if "tripwire" in without else job["forbidden"])
         self.encode, self.error_text, self.reset, self.inputs = wire.encode, error_text, reset_torch, Inputs
 
     def run(self, names: dict, seal: Seal | None, tampered: bool = False) -> Iterator[dict]:
@@ -444,7 +444,7 @@ class Probes:
     def probe(self, check, ns: Namespace, device: str, seal: Seal | None, tampered: bool = False) -> dict:
         """One probe: its value's plain encoding (`wire`) or its error, what the tripwire saw, and
         whether the kit's code is still what `seal` took before any student code ran."""
-        tripwire = Tripwire(self.forbidden, self.trusted)
+        tripwire = Tripwire(self.watched, self.trusted)
         with tripwire:
             try:
                 self.reset()  # whatever the previous probe changed
