@@ -58,7 +58,7 @@ def cmd_grade(course: config.Course, args) -> int:
     if args.strict:
         course = dataclasses.replace(course, strict=True)
     if not args.scheduler:
-        _start_pool(course, args.assignment)
+        _start_pool(course.root, course.assignment(args.assignment).module)
     devices = _devices(course, args.device)  # imports torch
     subs = submissions.find(args.submissions, args.assignment)
     if not subs:
@@ -101,29 +101,35 @@ def cmd_grade(course: config.Course, args) -> int:
     return 0
 
 
-def _start_pool(course: config.Course, assignment: str) -> None:
+def _start_pool(root: Path, module: str) -> None:
     """Start the sandbox pool server now, before this process imports torch: for one submission
     its boot is the critical path, and it then overlaps all of the grader's start-up. `grade.grade`
-    takes it over (`Pool` with the same arguments); if nothing does, it is stopped at exit."""
+    (or `shipped.check`) takes it over (`Pool` with the same arguments); if nothing does, it is
+    stopped at exit."""
     import tempfile
 
     from .sandbox.box import env
     from .sandbox.pool import start_early
 
-    start_early(course.root, [course.assignment(assignment).module], env(Path(tempfile.gettempdir())))
+    start_early(root, [module], env(Path(tempfile.gettempdir())))
 
 
 def cmd_check(course: config.Course | None, args) -> int:
     """The student's self-check: the visible checks judged against the release's expected values
     (`.checks/` beside the notebook), on the student's own code. No reference, no course.toml."""
-    from .grading import shipped
+    from .grading import locate
 
     if args.device == "cuda":
         raise config.ConfigError(
             "--device cuda: the self-check's expected values are the CPU's (course grade checks CUDA)"
         )
     path = Path(args.notebook)
-    data = shipped.load(shipped.find(path, args.assignment, _course_root(args.root)))
+    found = locate.find(path, args.assignment, _course_root(args.root))
+    if sandbox := locate.sandbox_of(found):
+        _start_pool(*sandbox)
+    from .grading import shipped  # imports torch
+
+    data = shipped.load(found)
     if args.exercise:  # that exercise (GitHub Classroom runs one step per exercise), and those it uses
         data = shipped.restrict(data, args.exercise)
     results = shipped.check(data, [(path.stem, path)])

@@ -722,7 +722,7 @@ a, path, seed, out = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3]), Path(sys.
 course = config.load(Path.cwd())
 stages = {"cli import": time.perf_counter() - t0}
 if hasattr(cli, "_start_pool"):
-    cli._start_pool(course, a)
+    cli._start_pool(course.root, course.assignment(a).module)
 t = time.perf_counter()
 from autograder.grading import grade
 devices = grade.available_devices(course.devices)

@@ -33,27 +33,20 @@ from typing import Any
 
 from .. import notebook, wire
 from ..checks import Check, Context, registry
-from ..config import Assignment, ConfigError, Course, Limits, Tolerance
+from ..config import Assignment, Course, Limits, Tolerance
 from ..sandbox.box import env
 from ..sandbox.pool import Pool
 from .grade import Expected, GradingRun, grade_one
+from .locate import FOLDER, ShippedError, find, path_for
 from .reference import Reference
+
+__all__ = ["FOLDER", "ShippedError", "find", "path_for"]  # where the release data lies: `locate`
 
 FORMAT = 1
 # The self-check's inputs are the same on every machine and in every run, so that its expected
 # values can be computed once, at release; the grade draws fresh ones.
 SEED = 9
 DEVICES = ["cpu"]  # computed where every release is made; the grade also checks CUDA
-FOLDER = ".checks"  # beside the release notebook, so it travels with the student's copy
-
-
-class ShippedError(ConfigError):
-    """No release data for a notebook, or data that does not fit the installed checker."""
-
-
-def path_for(folder: Path, assignment: str) -> Path:
-    """Where the release data of `assignment` lies, in the folder of its notebook."""
-    return folder / FOLDER / f"{assignment}.json"
 
 
 def visible_checks(a: Assignment) -> list[Check]:
@@ -296,30 +289,6 @@ def load(path: Path) -> Shipped:
             "your instructor to run `course release` again"
         )
     return shipped
-
-
-def find(notebook_path: Path, assignment: str | None, course_root: Path | None) -> Path:
-    """The release data for a notebook: `.checks/` beside it (a student's folder), else the course's
-    `release/<a>/.checks/` (an instructor checking a sample in the kit)."""
-    here = Path(notebook_path).resolve().parent
-    if assignment:
-        candidates = [path_for(here, assignment)]
-        if course_root is not None:
-            candidates.append(path_for(course_root / "release" / assignment, assignment))
-    else:
-        beside = sorted((here / FOLDER).glob("*.json"))
-        named = [p for p in beside if p.stem in (Path(notebook_path).stem, here.name)]
-        candidates = named or (beside if len(beside) == 1 else [])
-        if course_root is not None and not candidates:
-            for name in (Path(notebook_path).stem, here.name):
-                candidates.append(path_for(course_root / "release" / name, name))
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise ShippedError(
-        f"{notebook_path}: no expected values for its self-check (a {FOLDER}/<assignment>.json beside "
-        "it, as in the assignment's release folder); pass --assignment if the notebook was renamed"
-    )
 
 
 def restrict(shipped: Shipped, exercise: str) -> Shipped:
