@@ -1,16 +1,18 @@
 """The sandbox's protocol on its own: the notebook's cells run once, each exercise in a fork of
 that process, and jobs that may stay (a device other than the CPU: one CUDA context per
-submission) share one process until a device error ends it. Runs on the CPU: a job may stay on
-any device, and a "CUDA error" in a reply ends the process whatever raised it."""
+submission) run in the cells' process itself, one after another, until a device error ends it
+and the next starts a fresh sandbox. Runs on the CPU: a job may stay on any device, and a "CUDA
+error" in a reply ends the process whatever raised it."""
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import make_submission
+from conftest import ROOT, make_submission
 
 from autograder import notebook
 from autograder.checks import registry
@@ -30,12 +32,13 @@ NLL = PID + "def nll(input, target):\n    return torch.tensor(float(os.getpid())
 
 
 def _pids(course, path: Path, stay: bool) -> dict[str, set[float]]:
-    """Each exercise's pids, as its first check's reply says: the process that ran it."""
+    """Each exercise's pids, as its checks' replies say: the process that ran it. With `stay`, as
+    the CUDA probes run: in the cells' process itself (`inline`), one job after another."""
     ref = Reference(course, course.assignment(A))
     nb = notebook.read(path)
     out = {}
     with Pool(course.root, [ref.assignment.module], env(Path(tempfile.gettempdir()))) as pool:
-        with Sandbox(cells_to_run(nb, ref), course, ref.assignment.module, pool) as box:
+        with Sandbox(cells_to_run(nb, ref), course, ref.assignment.module, pool, inline=stay) as box:
             for ex in ("logsumexp", "log_softmax", "nll"):
                 checks = [c.name for c in registry(ref.assignment.module).for_exercise(ex)]
                 job = Job(
@@ -70,3 +73,35 @@ def test_jobs_that_stay_share_one_process_until_a_device_error(course, tmp_path)
     pids = _pids(course, path, stay=True)
     assert pids["log_softmax"] == set()  # it raised
     assert pids["nll"] and pids["nll"] != pids["logsumexp"], pids  # a fresh process after the error
+
+
+def _replies(course, stay: bool) -> dict:
+    """Every exercise's replies for the perfect notebook, as plain lists."""
+    ref = Reference(course, course.assignment(A))
+    nb = notebook.read(ROOT / "samples" / A / "perfect.ipynb")
+    out = {}
+    with Pool(course.root, [ref.assignment.module], env(Path(tempfile.gettempdir()))) as pool:
+        with Sandbox(cells_to_run(nb, ref), course, ref.assignment.module, pool, inline=stay) as box:
+            for ex in ref.assignment.exercises:
+                checks = [c.name for c in registry(ref.assignment.module).for_exercise(ex)]
+                job = Job(ex, ref.assignment.module, checks, ref.refs_before(ex), ["cpu"], 1, nb.solutions()[ex].index)
+                run = box.run(dataclasses.replace(job, stay=stay), 60)
+                assert run.outcome == "done", run.message
+                out.update({key: _plain(r) for key, r in run.results.items()})
+    return out
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "values") and hasattr(value, "dtype"):
+        return [value.dtype, value.device, np.asarray(value.values).tolist()]
+    return value
+
+
+def test_the_cells_process_running_the_exercises_itself_gives_the_same_replies(course):
+    """How the CUDA probes run (inline, one process for all exercises) against how the CPU's do
+    (a process per exercise): on the CPU, every reply of the perfect notebook is the same."""
+    assert _replies(course, stay=True) == _replies(course, stay=False)

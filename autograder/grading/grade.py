@@ -194,10 +194,11 @@ def prepare(ex: str, points: float, nb: notebook.Notebook, grading_run: GradingR
 
 
 def run_attempt(attempt: Attempt, box: Sandbox, time_left: float, device: str = "cpu") -> None:
-    """Run the attempt's probes on `device` in the sandbox. On the CPU each exercise has a process
-    of its own; on another device (CUDA) the exercises share one, in notebook order, so a
-    submission starts one CUDA context, not one per exercise: a process whose context a
-    device-side assert poisoned ends after that exercise and the next starts afresh."""
+    """Run the attempt's probes on `device` in the sandbox: on the CPU in a process of the
+    exercise's own; on another device (CUDA) in `box`'s cells' process itself, which takes the
+    exercises in notebook order (`Sandbox(inline=True)`), so a submission starts one CUDA context,
+    not one per exercise. A process whose context a device-side assert poisoned ends after that
+    exercise, and the next starts afresh."""
     if attempt.job is None or (attempt.run is not None and attempt.run.outcome != "done"):
         return  # decided already: by its source, or by the CPU run
     if time_left <= 0:
@@ -254,7 +255,8 @@ def judge_attempt(attempt: Attempt, nb: notebook.Notebook, grading_run: GradingR
 def grade_notebook(path: Path, student: str, grading_run: GradingRun) -> dict:
     """One submission's result, in the shape of `report`; a notebook that cannot be read is
     graded `error` throughout. The exercises run in notebook order, which the sandbox's security
-    rests on (`Reference.refs_before`): on the CPU first, then on each other device."""
+    rests on (`Reference.refs_before`): on the CPU first, then on each other device, in a sandbox
+    of its own."""
     ref, a = grading_run.ref, grading_run.assignment
     result = _result(grading_run, student)
     start = time.monotonic()
@@ -268,12 +270,13 @@ def grade_notebook(path: Path, student: str, grading_run: GradingRun) -> dict:
     deadline = start + ref.course.limits.submission_timeout
     attempts = [prepare(ex, points, nb, grading_run) for ex, points in a.points.items()]
     grading_run.timed("read", time.monotonic() - start)
-    with Sandbox(cells, ref.course, a.module, grading_run.pool, grading_run.devices) as box:
-        for device in grading_run.devices:
+    timed_out: set[int] = set()  # cells cut by the cell time limit: not run again in the next sandbox
+    for device in grading_run.devices:
+        with Sandbox(cells, ref.course, a.module, grading_run.pool, [device], device != "cpu", timed_out) as box:
             for attempt in attempts:
                 run_attempt(attempt, box, deadline - time.monotonic(), device)
-    for stage, seconds in box.timings.items():
-        grading_run.timed(stage, seconds)
+        for stage, seconds in box.timings.items():
+            grading_run.timed(stage, seconds)
     start = time.monotonic()
     for attempt in attempts:
         exercise = judge_attempt(attempt, nb, grading_run)

@@ -114,15 +114,28 @@ class _Frames:
 class Sandbox:
     """The processes of one submission. Use as a context manager."""
 
-    def __init__(self, cells: list[dict], course: Course, module: str, pool: Pool, devices: list[str] = ("cpu",)):
+    def __init__(
+        self,
+        cells: list[dict],
+        course: Course,
+        module: str,
+        pool: Pool,
+        devices: list[str] = ("cpu",),
+        inline: bool = False,
+        skip: set[int] | None = None,
+    ):
+        """`inline`: the cells' process runs the exercises itself, one job after another (`Job.stay`),
+        rather than forking a process per exercise: a device other than the CPU (one CUDA context
+        per submission, made after the cells, which may have made it themselves). `skip`: cells
+        that timed out in an earlier sandbox of the submission, not run again (shared, and added to)."""
         self.cells, self.limits, self.module, self.pool = cells, course.limits, module, pool
         self.strict = course.strict
-        self.skip: set[int] = set()  # cells that timed out once are not run again
+        self.skip: set[int] = set() if skip is None else skip  # cells that timed out once are not run again
         self.cells_hung = False  # the cells never finished: every exercise would wait again
         self.pid: int | None = None  # the sandbox parent
         self.slot: int | None = pool.take_slot()  # as root, the uid its processes run as
         self.workdir = Path(tempfile.mkdtemp(prefix="course-sandbox-"))
-        self.devices = list(devices)
+        self.devices, self.inline = list(devices), inline
         self.nonce = ""  # the cells' process's, for this sandbox's current start
         self.cells_run: ExerciseRun | None = None  # the notebook's run in the current start
         self.timings = {"start-up": 0.0, "cells": 0.0, "probes": 0.0}  # seconds, for a profile
@@ -204,6 +217,7 @@ class Sandbox:
             "devices": self.devices,
             "module": self.module,
             "strict": self.strict,
+            "inline": self.inline,
             "cells": [c for c in self.cells if c["index"] not in self.skip],
             "limits": {k: getattr(self.limits, k) for k in LIMITS},
         }
@@ -269,7 +283,8 @@ class Sandbox:
         state = {"doing": "binding the earlier exercises' names", "stay": job.stay}
         run = self._collect(run, expected, state, time.monotonic() + timeout)
         self.timings["probes"] += time.monotonic() - start
-        if run.outcome != "done":
+        if run.outcome != "done" or self.inline and expected[-1] == (self.nonce, "gone"):
+            # inline, the process that ended was the cells' own: the next exercise starts afresh
             self._stop()
             self.cells_run = None
         return run

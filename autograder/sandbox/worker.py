@@ -17,12 +17,13 @@ process that runs student code ever holds the reference of an exercise not
 yet graded. Only the parent writes STATUS_FD (the child closes it first), so
 "the child exited" is a fact the student cannot forge.
 
-CUDA is never touched in the parent or the child: a CUDA context does not
-survive fork. The exercises' CUDA probes run after the CPU ones, in one
-process that takes one exercise's job after another (`stay`): one context
-per submission. A CUDA error poisons a context for good, so that process
-then ends, and the next exercise's CUDA probes start a fresh one: a
-device-side assert costs only its own exercise.
+A CUDA context does not survive fork, so the CUDA probes do not fork: they
+run after the CPU ones, in a second sandbox whose child runs the cells and
+then the exercises itself (`Exercises.inline`), one job after another
+(`stay`): one context per submission, made by the probes or by a cell. A
+CUDA error poisons a context for good, so that child then ends, and the
+next exercise's CUDA probes start a fresh sandbox: a device-side assert
+costs only its own exercise.
 
 Student code shares the child's interpreter, and a student can read this
 file, so what the child relies on once student code has run is fixed before
@@ -512,6 +513,15 @@ class Exercises:
                 return 0
             self.send({"kind": "gone", **exit_status(status)})
 
+    def inline(self, names: dict, seal: Seal | None) -> int:
+        """The exercises in this process itself, one job after another, until its device fails
+        (`box.Sandbox(inline=True)`: CUDA, whose context a fork would not carry)."""
+        self.kill(self.pid)  # processes a cell left running
+        code = self.exercise(names, seal)
+        if code != NO_MORE_JOBS:
+            self.send({"kind": "gone", "code": code, "signal": None})
+        return code
+
     def exercise(self, names: dict, seal: Seal | None) -> int:
         """In a fork of the cells' process: its own folder, then its job: the earlier exercises'
         references, its own cell again, its probes. A job that may stay (another device than the
@@ -595,7 +605,7 @@ def child(job_fd: int, result_fd: int, plan: isolation.Plan, slot: int) -> int:
         hide_kit()
     # the first student line runs here
     send({"kind": "cells", "cells": run_notebook(cells, names, job)})
-    return exercises.serve(names, seal)
+    return exercises.inline(names, seal) if job.get("inline") else exercises.serve(names, seal)
 
 
 def _warm_optim() -> None:
