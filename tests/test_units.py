@@ -725,3 +725,18 @@ def test_the_memory_limit_holds_with_and_without_cuda(cuda):
         finally:
             os._exit(code)
     assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+
+
+def test_the_sandbox_reads_where_python_imports_from_but_never_a_denied_folder(tmp_path, monkeypatch):
+    """A folder on sys.path (a .pth file's: another environment's packages) is readable; one inside
+    the course folder (an old-style editable install puts it there) is not."""
+    from autograder.sandbox.isolation import readable_paths
+
+    course, other = tmp_path / "course", tmp_path / "other-env"
+    (course / "lib").mkdir(parents=True)
+    other.mkdir()
+    for p in (course, course / "lib", other):
+        monkeypatch.syspath_prepend(str(p))
+    readable = readable_paths([course])
+    assert str(other) in readable
+    assert not [p for p in readable if p == str(course) or p.startswith(str(course) + "/")]

@@ -106,6 +106,16 @@ def readable_paths(denied: list[Path]) -> list[str]:
     if os.environ.get("MPLCONFIGDIR"):
         roots.append(os.environ["MPLCONFIGDIR"])
     denied = [d.resolve() for d in denied]
+    # and wherever else this interpreter imports from (a .pth file's folder: packages of another
+    # environment, as on a machine whose torch lives in a venv of its own), but never from inside a
+    # denied folder (an old-style editable install puts the course folder itself on sys.path)
+    roots += [
+        p
+        for p in sys.path
+        if os.path.isabs(p)
+        and os.path.isdir(p)
+        and not any(Path(p).resolve() == d or d in Path(p).resolve().parents for d in denied)
+    ]
     out: list[str] = []
 
     def allow(p: Path) -> None:
