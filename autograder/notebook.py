@@ -190,6 +190,11 @@ def read(path: Path, max_mib: int = 64) -> Notebook:
     return Notebook(path, cells)
 
 
+def skippable(locked: bool, tags, grade_id: str | None) -> bool:
+    """A released demo or test cell: not needed to grade, so not run while unchanged."""
+    return bool(locked) and ("demo" in tags or (grade_id or "").endswith("_tests"))
+
+
 def strip_markers(source: str) -> str:
     """The reference code of a solution cell: nbgrader's markers removed."""
     return "\n".join(line for line in source.splitlines() if line.strip() not in (BEGIN, END)) + "\n"

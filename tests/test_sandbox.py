@@ -6,7 +6,6 @@ error" in a reply ends the process whatever raised it."""
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -31,31 +30,34 @@ POISONED = PID + "def log_softmax(x):\n    raise RuntimeError('CUDA error: devic
 NLL = PID + "def nll(input, target):\n    return torch.tensor(float(os.getpid()))\n"
 
 
-def _pids(course, path: Path, stay: bool) -> dict[str, set[float]]:
-    """Each exercise's pids, as its checks' replies say: the process that ran it. With `stay`, as
-    the CUDA probes run: in the cells' process itself (`inline`), one job after another."""
+def _runs(course, path: Path, stay: bool, exercises: list[str]) -> dict:
+    """Each exercise's run, in one sandbox, in order. With `stay`, as the CUDA probes run: in the
+    cells' process itself (`inline`), one job after another."""
     ref = Reference(course, course.assignment(A))
     nb = notebook.read(path)
     out = {}
     with Pool(course.root, [ref.assignment.module], env(Path(tempfile.gettempdir()))) as pool:
         with Sandbox(cells_to_run(nb, ref), course, ref.assignment.module, pool, inline=stay) as box:
-            for ex in ("logsumexp", "log_softmax", "nll"):
+            for ex in exercises:
                 checks = [c.name for c in registry(ref.assignment.module).for_exercise(ex)]
-                job = Job(
-                    ex,
-                    ref.assignment.module,
-                    checks,
-                    ref.refs_before(ex),
-                    ["cpu"],
-                    1,
-                    nb.solutions()[ex].index,
-                    stay=stay,
-                )
-                run = box.run(job, 30)
-                assert run.outcome == "done", run.message
-                values = [r["value"] for r in run.results.values() if "value" in r]
-                out[ex] = {float(np.asarray(v.values).ravel()[0]) for v in values if hasattr(v, "values")}
+                index = nb.solutions()[ex].index
+                job = Job(ex, ref.assignment.module, checks, ref.refs_before(ex), ["cpu"], 1, index, stay=stay)
+                out[ex] = box.run(job, 60)
+                assert out[ex].outcome == "done", out[ex].message
     return out
+
+
+def _pids(course, path: Path, stay: bool) -> dict[str, set[float]]:
+    """Each exercise's pids, as its checks' replies say: the process that ran it."""
+    runs = _runs(course, path, stay, ["logsumexp", "log_softmax", "nll"])
+    return {
+        ex: {
+            float(np.asarray(r["value"].values).ravel()[0])
+            for r in run.results.values()
+            if hasattr(r.get("value"), "values")  # a tensor came back
+        }
+        for ex, run in runs.items()
+    }
 
 
 def test_each_exercise_runs_in_a_process_of_its_own(course, tmp_path):
@@ -77,18 +79,9 @@ def test_jobs_that_stay_share_one_process_until_a_device_error(course, tmp_path)
 
 def _replies(course, stay: bool) -> dict:
     """Every exercise's replies for the perfect notebook, as plain lists."""
-    ref = Reference(course, course.assignment(A))
-    nb = notebook.read(ROOT / "samples" / A / "perfect.ipynb")
-    out = {}
-    with Pool(course.root, [ref.assignment.module], env(Path(tempfile.gettempdir()))) as pool:
-        with Sandbox(cells_to_run(nb, ref), course, ref.assignment.module, pool, inline=stay) as box:
-            for ex in ref.assignment.exercises:
-                checks = [c.name for c in registry(ref.assignment.module).for_exercise(ex)]
-                job = Job(ex, ref.assignment.module, checks, ref.refs_before(ex), ["cpu"], 1, nb.solutions()[ex].index)
-                run = box.run(dataclasses.replace(job, stay=stay), 60)
-                assert run.outcome == "done", run.message
-                out.update({key: _plain(r) for key, r in run.results.items()})
-    return out
+    path = ROOT / "samples" / A / "perfect.ipynb"
+    runs = _runs(course, path, stay, course.assignment(A).exercises)
+    return {key: _plain(r) for run in runs.values() for key, r in run.results.items()}
 
 
 def _plain(value):

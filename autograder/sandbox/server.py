@@ -11,7 +11,6 @@ import os
 import re
 import socket
 import sys
-import tomllib
 from pathlib import Path
 
 from .procs import reap_children
@@ -21,26 +20,27 @@ def imported_by(course_root: str, modules: list[str]) -> set[str] | None:
     """The top-level packages that the cells graded in a submission import (those of the
     released notebooks of `modules`, but their demo and test cells, which are not run unless
     changed), for `worker.preload`; None when that cannot be told (everything is preloaded)."""
+    from .. import config, notebook
+
     try:
-        root = Path(course_root)
-        assignments = tomllib.loads((root / "course.toml").read_text())["assignments"]
-        names = [name for name, a in assignments.items() if a.get("module") in modules]
-        if not names or len(set(modules)) != len({assignments[n]["module"] for n in names}):
+        course = config.load(Path(course_root))
+        names = [a.name for a in course.assignments.values() if a.module in modules]
+        if {course.assignments[n].module for n in names} != set(modules):
             return None
         found: set[str] = set()
         for name in names:
-            nb = json.loads((root / "release" / name / f"{name}.ipynb").read_text())
+            # the raw JSON: nbformat's validation would cost the boot more than it saves
+            nb = json.loads((course.root / "release" / name / f"{name}.ipynb").read_text())
             for cell in nb["cells"]:
-                meta = cell.get("metadata", {})
-                grader = meta.get("nbgrader", {})
-                skipped = grader.get("locked") and (
-                    "demo" in meta.get("tags", []) or str(grader.get("grade_id", "")).endswith("_tests")
-                )
-                if cell.get("cell_type") == "code" and not skipped:
+                grader = cell.get("metadata", {}).get("nbgrader", {})
+                tags = cell.get("metadata", {}).get("tags", [])
+                if cell.get("cell_type") == "code" and not notebook.skippable(
+                    grader.get("locked"), tags, grader.get("grade_id")
+                ):
                     source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
                     found.update(_IMPORT.findall(source))
         return found
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (config.ConfigError, OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
 
 

@@ -211,17 +211,14 @@ def limit_resources(limits: dict, cuda: bool) -> None:
 # -- one child per submission, one grandchild per exercise: the steps, in the order taken --------
 
 
-def read_job(job_fd: int, keep_open: bool = False) -> dict | None:
-    """A job, or None when the grader has closed the pipe. An exercise's process closes the pipe at
-    once, before any student code: the jobs of later exercises stay out of its reach. The cells'
-    process keeps it open for the exercises' processes it forks."""
+def read_job(job_fd: int) -> dict | None:
+    """A job, or None when the grader has closed the pipe. The pipe stays open: the cells' process
+    keeps it for the exercises' processes it forks, and an exercise's process closes it itself
+    before any student code runs (`Exercises.exercise`), unless the next job is its too."""
     try:
-        job = wire.read_message(job_fd, 1 << 30, _read_exact)
+        return wire.read_message(job_fd, 1 << 30, _read_exact)
     except EOFError:
         return None
-    if not keep_open:
-        os.close(job_fd)
-    return job
 
 
 def uses_cuda(job: dict) -> bool:
@@ -473,7 +470,7 @@ class Exercises:
 
     Everything here is bound before any student code runs (and sealed): the fork, the wait, the
     sender, the checks, the compiler the references are trusted through. Each exercise's process
-    first closes itself in (`own_folder`), then reads its own job: the references of the exercises
+    first closes itself in (`isolation.ExerciseFiles.enter`), then reads its own job: the references of the exercises
     *before* it alone. The grader grades exercises in notebook order, so no process that runs
     student code ever holds the reference of an exercise not yet graded: not this one's, not
     another's that a cell's thread could pass on (README, "Security")."""
@@ -509,9 +506,9 @@ class Exercises:
                     self.exit(code)
             _, status = self.wait(pid, 0)
             self.kill(self.pid)  # whatever the exercise left running, detached or not
-            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == NO_MORE_JOBS:
+            if (ended := exit_status(status))["code"] == NO_MORE_JOBS:
                 return 0
-            self.send({"kind": "gone", **exit_status(status)})
+            self.send({"kind": "gone", **ended})
 
     def inline(self, names: dict, seal: Seal | None) -> int:
         """The exercises in this process itself, one job after another, until its device fails
@@ -528,7 +525,7 @@ class Exercises:
         CPU: one CUDA context per submission) is followed by the next exercise's, in this process,
         as long as its device still works."""
         self.files.enter(device_files(self.job))
-        job = read_job(self.job_fd, keep_open=True)
+        job = read_job(self.job_fd)
         while job is not None:
             job = {**self.job, **job}
             if not job["stay"]:
@@ -537,7 +534,7 @@ class Exercises:
             self.sender(job["nonce"])({"kind": "done", "more": job["stay"] and healthy})
             if not (job["stay"] and healthy):
                 return 0
-            job = read_job(self.job_fd, keep_open=True)
+            job = read_job(self.job_fd)
         return NO_MORE_JOBS
 
     def grade(self, job: dict, names: dict, seal: Seal | None) -> tuple[bool, Seal | None]:
@@ -581,7 +578,7 @@ def child(job_fd: int, result_fd: int, plan: isolation.Plan, slot: int) -> int:
     student's code bound and sealed, before any student code runs. The
     replies go out in the one order the grader accepts (`box.Sandbox`).
     """
-    job = read_job(job_fd, keep_open=True)
+    job = read_job(job_fd)
     if job is None:
         return NO_MORE_JOBS
     sender = _sender(result_fd)
@@ -683,7 +680,8 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str, plan: isola
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
         kill_descendants(os.getpid())  # whatever the child left running, detached or not
-        wire.write_message(status_fd, {"kind": "exit", **exit_status(status)})
+        ended = exit_status(status)
+        wire.write_message(status_fd, {"kind": "exit", **ended})
         # A student may exit with this code too: the grader then sees the exit and starts afresh.
-        if os.WIFEXITED(status) and os.WEXITSTATUS(status) == NO_MORE_JOBS:
+        if ended["code"] == NO_MORE_JOBS:
             return
