@@ -31,6 +31,8 @@ Data flows one way, and the folders are its stages::
                (`templating`). It reads reports only, never `sandbox` or
                `grading`; `similar` (with `fingerprint`) alone reads the
                notebooks themselves, through `notebook`, never running them.
+- `utf8`       text every writer can encode: the wire, `notebook` and
+               `report` repair lone surrogates where text comes in.
 - `config` (course.toml), `release` (nbgrader's generate_assignment),
   `mutants` (known-wrong code for the tests), `mutate` (automatic
   mutants by syntax-tree operators), `selftest` (`course selftest`: the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import tomllib
 from dataclasses import dataclass, field
@@ -84,6 +85,26 @@ class Similar:
 
 
 @dataclass(frozen=True)
+class FlagLimits:
+    """[flags] of course.toml: how many flags for review a report lists, and how long the scan for
+    them may take. A notebook of thousands of never-run flagged lines must not make a report of
+    megabytes, or keep the grader reading it."""
+
+    most_per_exercise: int = 20  # flags an exercise lists; past them, "... and N more"
+    most_per_notebook: int = 100  # flags kept from one notebook, all its cells together; the rest counted
+    scan_seconds: float = 5.0  # wall-clock budget of one notebook's scan; past it, it stops and says so
+
+    def __post_init__(self):
+        for key in ("most_per_exercise", "most_per_notebook"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"[flags] {key} = {v!r}: not a whole number of 1 or more")
+        v = self.scan_seconds
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+            raise ValueError(f"[flags] scan_seconds = {v!r}: not a number of seconds above 0")
+
+
+@dataclass(frozen=True)
 class Course:
     root: Path
     devices: list[str]
@@ -94,6 +115,7 @@ class Course:
     forbidden: dict[str, list[str]] = field(default_factory=dict)
     strict: bool = False  # refuse to grade unless every isolation layer is in force
     flags_forbidden: bool = False  # [flags] forbidden: a flagged exercise scores 0 as `forbidden`
+    flag_limits: FlagLimits = field(default_factory=FlagLimits)  # the rest of [flags]
     gradebook_db: str = "gradebook.db"  # [nbgrader] db: a file in the course folder, or a database URL
     # [classroom] what students' workflows `pip install`: the student package (`course student-package`),
     # published where students may read it; never the kit, which holds the answers
@@ -181,6 +203,7 @@ def load(root: Path | None = None) -> Course:
             forbidden=_forbidden(raw.get("forbidden", {}), raw["assignments"]),
             strict=bool(raw.get("sandbox", {}).get("strict", False)),
             flags_forbidden=_flags_forbidden(raw.get("flags", {})),
+            flag_limits=FlagLimits(**{k: v for k, v in raw.get("flags", {}).items() if k != "forbidden"}),
             gradebook_db=str(raw.get("nbgrader", {}).get("db", "gradebook.db")),
             student_package=str(raw.get("classroom", {}).get("student_package", Course.student_package)),
             gradescope=Gradescope(**raw.get("gradescope", {})),

@@ -14,6 +14,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import utf8
+
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 
 
@@ -157,6 +159,9 @@ def read(path: Path, max_mib: int = 64) -> Notebook:
         raise NotebookError(f"{path}: nbformat {major} is not supported; save it as nbformat 4 (Jupyter does)")
     try:
         nb = nbformat.reads(text, as_version=4)  # joins multi-line sources into strings
+        # a "\\ud800" escape decodes to a lone surrogate, which neither ast (flags, forbidden) nor
+        # any writer of the report can encode: U+FFFD instead (a released cell holds none)
+        utf8.repair(nb)
         nbformat.validate(nb)
     except nbformat.ValidationError as e:
         where = "/".join(str(p) for p in e.absolute_path) or "top level"

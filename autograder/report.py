@@ -5,6 +5,8 @@ TypedDicts below spell out every key the grader writes; `validate_result` is the
 one check of that shape, and every reader of a report (`read_json`, the
 exports) goes through it, so a page or an export never meets a half-formed
 result. Keys a newer kit might add are let through: readers ignore them.
+Every string of a report is valid text (`utf8`): the validator and the
+writers here make it so, whatever a file name or a notebook held.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, NotRequired, TextIO, TypedDict, cast, get_args
 
+from . import utf8
 from .config import ConfigError
 
 Status = Literal["passed", "partial", "failed", "error", "timeout", "forbidden", "missing"]
@@ -167,7 +170,8 @@ def validate_result(where: str, r: object) -> Result:
     """`r` itself, when it is a result of the shape SPEC fixes; otherwise ReportError naming each
     problem's place after `where` (e.g. `grades.json: results[3].exercises[1].status: 'pased' is
     not one of passed, ...`). Every problem is listed (up to MOST_PROBLEMS), not only the first:
-    whoever edits the file by hand fixes them in one go."""
+    whoever edits the file by hand fixes them in one go. Its text is made valid in place
+    (`utf8.repair`): a `"\\ud800"` in a file decodes to what no writer can encode."""
     problems: list[str] = []
     result = _object(where, r, _RESULT, problems)
     _within(where, result, problems)
@@ -180,7 +184,7 @@ def validate_result(where: str, r: object) -> Result:
     if problems:
         more = len(problems) - MOST_PROBLEMS
         raise ReportError("; ".join(problems[:MOST_PROBLEMS]) + (f"; and {more} more" if more > 0 else ""))
-    return cast(Result, r)
+    return cast(Result, utf8.repair(r))
 
 
 # ---------------------------------------------------------------- reading and writing
@@ -195,7 +199,7 @@ def write_atomically(path: Path, text: str) -> None:
     try:
         # mkstemp makes the file private (0600); a report or a feedback page is meant to be read
         os.chmod(tmp, (os.stat(path).st_mode & 0o777) if path.exists() else 0o644)
-        with os.fdopen(fd, "w") as f:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:  # whatever the locale: pages say they are UTF-8
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -206,7 +210,9 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, results: list[Result]) -> None:
-    write_atomically(path, json.dumps({"results": results}, indent=1))
+    """The report, its text made valid (`utf8.repair`, in place) first: JSON would keep a lone
+    surrogate as an escape, for the next reader to meet."""
+    write_atomically(path, json.dumps({"results": utf8.repair(results)}, indent=1))
 
 
 def read_json(path: Path) -> list[Result]:
@@ -246,7 +252,9 @@ SHORT = {  # a status in a table cell
 
 
 def table(results: list[Result], out: TextIO, detail: bool = False) -> None:
-    """One row per submission, one column per exercise: score and a short status."""
+    """One row per submission, one column per exercise: score and a short status. The results'
+    text is made valid first (`utf8.repair`, in place): a student id from a file name may not be."""
+    utf8.repair(results)
     if not results:
         print("no submissions", file=out)
         return

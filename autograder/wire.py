@@ -4,7 +4,9 @@ What a submission's process sends back is JSON: numbers, strings, booleans,
 None, lists and string-keyed dicts, with tensors encoded as raw little-endian
 bytes plus dtype, shape and device. Never a pickle: unpickling runs code.
 `encode` runs in the sandbox; `decode` runs in the grader and believes
-nothing: it checks every node against this schema and a size cap.
+nothing: it checks every node against this schema and a size cap. Before
+that, `parse_message` bounds how many values a reply may decode into and
+makes its text valid (`utf8`): what the grader writes out must be.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
+from . import utf8
 
 # dtypes that may cross, as torch names them -> numpy dtype used on the wire
 DTYPES = {
@@ -33,6 +37,15 @@ DTYPES = {
     "bool": "|b1",
 }
 MAX_DEPTH = 32
+# The most `[`, `{` and `,` a reply may hold. Each array element and each object member follows
+# one of its own, so their count bounds the objects json.loads would make (at most 1 + twice as
+# many), before it makes any. Within the 16 MiB byte cap alone, `[[],[],...]` decodes into 360 MiB
+# and `[{"a":{"a":{}}},...]` into 480; 2**18 of them make 30 MiB at most (both measured).
+# Honest replies are far below it: a check's largest is 367 (04_callbacks' Runner events over
+# fit(2), measured over every check on the reference and on torch; tensors cross as base64,
+# which holds none), the cells' statuses take 5 per cell and the commas of their error texts
+# (300 characters each at most). Commas inside strings count too: the bound is an upper one.
+MAX_VALUES = 1 << 18
 
 
 class WireError(ValueError):
@@ -153,7 +166,17 @@ def _decode_tensor(body: dict) -> Array:
 
 
 def parse_message(body: bytes) -> dict:
-    """One message's JSON body (after its 8-byte length prefix)."""
+    """A reply's JSON body (after its 8-byte length prefix), in the grader: refused (WireError)
+    when it could decode into more than MAX_VALUES values; its strings, keys too, made valid
+    text (`utf8.repair`), so no writer of the report ever meets a lone surrogate."""
+    most = body.count(b"[") + body.count(b"{") + body.count(b",")  # C loops: no object is made
+    if most > MAX_VALUES:
+        raise WireError(f"a reply of up to {most} values (its brackets and commas) is over the cap of {MAX_VALUES}")
+    return utf8.repair(_json_object(body))
+
+
+def _json_object(body: bytes) -> dict:
+    """A message's JSON body as the object it must be, or WireError."""
     try:
         message = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -166,8 +189,10 @@ def parse_message(body: bytes) -> dict:
 
 
 def read_message(fd: int, max_bytes: int, read_exact) -> dict:
-    """Read one length-prefixed message from a blocking fd; `read_exact(fd, n)` reads n bytes."""
+    """Read one length-prefixed message from a blocking fd; `read_exact(fd, n)` reads n bytes.
+    The sandbox reads its jobs so: the grader's, taken as they are (a notebook's code may hold
+    any number of commas)."""
     (size,) = struct.unpack("<Q", read_exact(fd, 8))
     if size > max_bytes:
         raise WireError(f"reply of {size} bytes is over the cap of {max_bytes}")
-    return parse_message(read_exact(fd, size))
+    return _json_object(read_exact(fd, size))

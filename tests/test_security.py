@@ -9,8 +9,8 @@ perhaps cells added. Its expectation says what the target must end as:
   passes exactly when it did, and otherwise fails saying how the attack ended;
 - "no gain": the target is *wrong* (all zeros) and the attack tries to make it look right;
   it must still score 0;
-- "flagged": an attack no in-process defence can stop (README, "Security"): the report flags it
-  for review, and course.toml can make flags cost the exercise;
+- "flagged": an attack no in-process defence can stop (README, "Security"): it wins (full marks),
+  and the report flags it for review; course.toml can make flags cost the exercise;
 - a status ("forbidden", "error", "timeout", "missing"): the fault is reported as that, with
   a message, and scores 0.
 
@@ -26,14 +26,20 @@ a sandbox: there the "blocked" attacks fail their test instead of harming the ma
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import socket
+import struct
 import subprocess
+import sys
 import textwrap
 import threading
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +48,7 @@ import pytest
 from conftest import ROOT, make_submission, statuses
 
 from autograder.grading import grade
+from autograder.sandbox import procs
 
 A = "03_minibatch_training"
 pytestmark = pytest.mark.slow
@@ -49,7 +56,15 @@ pytestmark = pytest.mark.slow
 CORRECT = "    m = x.max(-1)[0]\n    return m + (x - m[:, None]).exp().sum(-1).log()\n"
 ZEROS = "    return torch.zeros(x.shape[:-1], dtype=x.dtype, device=x.device)\n"
 SECRET = "course-test-secret-1c0ffee"
-CANARY = "/tmp/course-attack-canary"
+# This run's own names, so that runs on one machine at once never see each other's: the canary a
+# write must not leave, the mark on every process an attack leaves running (a task's name holds 15
+# characters), the host's Unix socket and the host's SysV IPC key (a segment and a queue; the next
+# key is the sandbox's own segment, which must not outlive it).
+RUN = uuid.uuid4().hex[:6]
+CANARY = f"/tmp/course-attack-{RUN}-canary"
+MARK = f"course-{RUN}"
+UNIX_SOCKET = f"/tmp/course-attack-{RUN}.sock"
+IPC_KEY = 0x5A000000 + int(RUN, 16)
 IMPORTS = (
     "import builtins, ctypes, gc, glob, importlib, inspect, json, math, os, signal, socket, sys, time\n"
     "import numpy as np\nimport torch\n"
@@ -207,6 +222,87 @@ while time.time() < _end:
     time.sleep(0.01)
 """
 
+# A cell that leaves a process whose main thread has ended (the exit system call, not exit_group:
+# the main thread alone) while a thread named by this run's mark sleeps on. ps shows it as a zombie;
+# the cell waits until it is one, so that the sweep after the cells meets it as such.
+ZOMBIE = """import ctypes, os, platform, threading, time
+def _linger():
+    ctypes.CDLL(None).prctl(15, b"@MARK@z", 0, 0, 0)  # PR_SET_NAME: this thread's, to be found by
+    time.sleep(600)
+_pid = os.fork()
+if _pid == 0:
+    try:
+        threading.Thread(target=_linger).start()
+        ctypes.CDLL(None).syscall({"x86_64": 60, "aarch64": 93}[platform.machine()], 0)
+    finally:
+        os._exit(0)
+_end = time.time() + 5
+while time.time() < _end and open(f"/proc/{_pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z":
+    time.sleep(0.01)
+"""
+# Finds the thread ZOMBIE leaves, from an exercise's process: the cells' sweep is past by then.
+ZOMBIE_FOUND = """
+left = []
+for comm in glob.glob("/proc/[0-9]*/task/[0-9]*/comm"):
+    try:
+        if open(comm).read().strip() == "@MARK@z":
+            left.append(comm)
+    except OSError:
+        pass
+if not left:
+    raise ProcessLookupError("nothing the cells started runs on")
+won = f"{left[0]}: a thread the cells started, past the sweep"
+"""
+# Reads a SysV shared-memory segment and a message queue the host holds under @IPC_KEY@, after
+# making a segment of its own under the next key, left for the machine-clean test to look for.
+SYSV_IPC = """
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+def ipc(ret, call):
+    if ret is None or ret < 0 or ret == ctypes.c_void_p(-1).value:
+        raise OSError(ctypes.get_errno(), call)  # ENOENT: FileNotFoundError
+    return ret
+ipc(libc.shmget(@IPC_KEY@ + 1, 4096, 0o1000 | 0o666), "shmget of its own")  # IPC_CREAT
+def shared_memory():
+    return ctypes.string_at(ipc(libc.shmat(ipc(libc.shmget(@IPC_KEY@, 0, 0), "shmget"), None, 0), "shmat"), 64)
+def message():
+    buf = ctypes.create_string_buffer(8 + 64)
+    ipc(libc.msgrcv(ipc(libc.msgget(@IPC_KEY@, 0), "msgget"), buf, 64, 0, 0o4000), "msgrcv")  # IPC_NOWAIT
+    return buf.raw[8:]
+_expect(FileNotFoundError, shared_memory, "the host's shared memory")
+_expect(FileNotFoundError, message, "the host's message queue")
+"""
+# In logsumexp's own process, where its cell runs again once the probes are made and before they
+# run: the answers, worked out with the forbidden function while no check runs (nothing watches
+# then), from the probes' own inputs; then the encoder the probes hold (found through gc: the kit
+# is out of sys.modules) is given code that sends them, whatever the function returned.
+ENCODER = (
+    IMPORTS
+    + """
+import types
+
+def logsumexp(x):
+    return x
+
+def _swap_encoder():
+    probes = next((o for o in gc.get_objects() if type(o).__name__ == "Probes"), None)
+    if probes is None:
+        return  # the cells' run: every exercise's process is forked from it
+    lse = getattr(torch, "logsum" + "exp")
+    truth = types.SimpleNamespace(**{"logsum" + "exp": lambda x: lse(x, -1)})
+    job = probes.job
+    answers = iter([
+        probes.encode(probes.checks[n].probe(truth, probes.inputs(job["seed"], n, d)))
+        for d in job["devices"] for n in job["checks"]
+    ])
+    def encode(value, depth=0, answers=answers):
+        return next(answers)
+    probes.encode.__code__, probes.encode.__defaults__ = encode.__code__, (0, answers)
+
+_swap_encoder()
+"""
+)
+
 LIAR_SUBCLASS = """
 class Liar(torch.Tensor):
     def __eq__(self, other): return True
@@ -219,7 +315,96 @@ class Liar(torch.Tensor):
         return super().__torch_function__(func, types, args, kwargs or {})
 """
 
+
+# A built name: the static scan (`forbidden`) must not see it, so it is the run-time watch that does.
+def _aliased(call: str) -> str:
+    return IMPORTS + f"def logsumexp(x):\n    return {call}\n"
+
+
+PAUSE_MODE = """
+    if not torch._C._len_torch_dispatch_stack():  # no watch to pause
+        return getattr(torch, 'logsum' + 'exp')(x, -1)
+    mode = torch._C._pop_torch_dispatch_stack(None)
+    y = getattr(torch, 'logsum' + 'exp')(x, -1)
+    torch._C._push_on_torch_dispatch_stack(mode)
+    return y"""
+PAUSE_PROFILE = """
+    old = sys.getprofile()
+    sys.setprofile(None)
+    y = getattr(importlib.import_module('torch._refs'), 'logsum' + 'exp')(x, -1)
+    sys.setprofile(old)
+    return y"""
+
 ATTACKS = [
+    # -- forbidden is a computation: every spelling, every thread, the watch paused and put back ----
+    Attack(
+        "calls torch._C's own entry point",
+        "forbidden",
+        source=_aliased("getattr(torch._C._VariableFunctions, 'logsum' + 'exp')(x, -1)"),
+        real="tripwire",
+    ),
+    Attack(
+        "calls the special namespace's C function",
+        "forbidden",
+        source=_aliased("getattr(torch._C._special, 'special_logsum' + 'exp')(x, -1)"),
+        real="tripwire",
+    ),
+    Attack(
+        "calls the aten operator through torch.ops",
+        "forbidden",
+        source=_aliased("getattr(torch.ops.aten, 'logsum' + 'exp').default(x, [-1])"),
+        real="tripwire",
+    ),
+    Attack(
+        "calls torch's Python reference implementation",
+        "forbidden",
+        source=_aliased("getattr(importlib.import_module('torch._refs'), 'logsum' + 'exp')(x, -1)"),
+        real="tripwire",
+    ),
+    Attack(
+        "pops the operator watch and puts it back",
+        "forbidden",
+        source=IMPORTS + "def logsumexp(x):" + PAUSE_MODE + "\n",
+        real="tripwire",
+    ),
+    Attack(
+        "pauses the call tracing and puts it back",
+        "forbidden",
+        source=IMPORTS + "def logsumexp(x):" + PAUSE_PROFILE + "\n",
+        real="tripwire",
+    ),
+    blocked(
+        "computes in another thread",
+        """
+        import threading
+        done = []
+        t = threading.Thread(target=lambda: done.append(getattr(torch, 'logsum' + 'exp')(torch.ones(2, 2), -1)))
+        t.start()
+        t.join()
+        won = done""",
+        raises="RuntimeError",
+        real="threads",
+    ),
+    blocked(
+        "forks a helper process during a check",
+        """
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        won = pid""",
+        raises="PermissionError",
+        real="threads",
+    ),
+    Attack(
+        "patches json.loads so that later jobs forbid nothing",
+        "forbidden",
+        source=_aliased("getattr(torch, 'logsum' + 'exp')(x, -1)"),
+        extra=[
+            "import json\n_loads = json.loads\n"
+            "json.loads = lambda s, *a, **k: {**_loads(s, *a, **k), 'forbidden': {}, 'checks': []}"
+        ],
+    ),
     # -- nothing from the sandbox is believed ------------------------------------------------------
     wrong(
         "prints a fake report", extra=['import json\nprint(json.dumps({"results": [{"score": 20, "max_score": 20}]}))']
@@ -227,7 +412,7 @@ ATTACKS = [
     wrong(
         "writes results.json and grade files",
         attack=f'''
-        for p in ["results.json", "grades.json", os.path.expanduser("~/results.json"), "{CANARY}-results.json",
+        for p in ["results.json", "grades.json", os.path.expanduser("~/results.json"), "@CANARY@-results.json",
                   "{ROOT}/results.json", "{ROOT}/gradebook.db"]:
             try:
                 open(p, "w").write('{{"results": [{{"score": 20}}]}}')
@@ -297,17 +482,13 @@ def logsumexp(x):
             f = f.f_back""",
     ),
     Attack("forges every remaining reply with the job's nonce", "flagged", source=FORGER, flag="(gc)"),
-    wrong(
+    Attack(
         "replaces the worker's encoder",
-        attack="""
-        try:
-            wire = sys.modules["autograder.wire"]
-        except KeyError:
-            wire = None
-        if wire is not None:  # the encoder turns the input it is handed into the right answer
-            real = wire.encode
-            wire.encode = lambda v, depth=0: real(getattr(torch, "logsum" + "exp")(v, -1) if depth == 0 else v, depth)
-            return x""",
+        "forbidden",
+        source=ENCODER,
+        message="the grader's own code was changed",
+        flag="(gc)",
+        real="seal",
     ),
     # -- reference, checks, sources and the kit are out of reach ----------------------------------
     blocked(
@@ -394,7 +575,8 @@ def logsumexp(x):
         for p in ["{ROOT}/course.toml", "{ROOT}/autograder/__init__.py", "{ROOT}/course-attack-canary", "@CANARY@"]:
             _expect(PermissionError, lambda: open(p, "a").close(), p)""",
         once=True,
-        real="landlock",
+        # the view's /tmp is not the host's either: without both, the canary lands in the host's
+        real="namespaces,landlock",
     ),
     blocked(
         "takes privileges: chown, mount, unshare, /etc/passwd",
@@ -472,6 +654,7 @@ def logsumexp(x):
         for _ in range(300):   # bounded: safe on a grader without a sandbox
             try:
                 if os.fork() == 0:
+                    ctypes.CDLL(None).prctl(15, b"@MARK@s", 0, 0, 0)  # PR_SET_NAME: marked for `_sleepers`
                     time.sleep(600)
                     os._exit(0)
             except OSError:
@@ -482,18 +665,17 @@ def logsumexp(x):
     Attack(
         "leaves a detached daemon",
         "passed",
-        source=IMPORTS
-        + """
-def logsumexp(x):
-    if not globals().get("_tried"):
-        globals()["_tried"] = True
-        if os.fork() == 0:
-            os.setsid()
-            if os.fork() == 0:
-                os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)  # course-attack-daemon"])
-            os._exit(0)
+        # from a cell: an exercise's process may start no process at all (seccomp)
+        extra=[
+            IMPORTS
+            + """
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(600)  # @MARK@-daemon"])
+    os._exit(0)
 """
-        + CORRECT,
+        ],
     ),
     Attack(
         "floods stdout and stderr",
@@ -511,6 +693,27 @@ def logsumexp(x):
     ),
     # -- faults are reported, never fatal ---------------------------------------------------------
     Attack("loops forever", "timeout", source="def logsumexp(x):\n    while True:\n        pass\n"),
+    # -- the kernel's other channels ---------------------------------------------------------------
+    blocked("reads the host's SysV IPC", SYSV_IPC, once=True, real="namespaces"),
+    blocked(
+        "connects to a Unix socket of the host",
+        """
+        s = socket.socket(socket.AF_UNIX)
+        s.connect("@UNIX_SOCKET@")
+        s.sendall(b"pwned")
+        won = "a connection to the host's Unix socket\"""",
+        raises="FileNotFoundError",
+        once=True,
+        real="namespaces",
+    ),
+    blocked(
+        "leaves a process whose main thread exited",
+        ZOMBIE_FOUND,
+        raises="ProcessLookupError",
+        once=True,
+        extra=[ZOMBIE],
+        real="threads,zombies",
+    ),
     Attack("sleeps forever", "timeout", source="import time\ndef logsumexp(x):\n    time.sleep(10**6)\n"),
     Attack("calls os._exit", "error", source="import os\ndef logsumexp(x):\n    os._exit(0)\n"),
     Attack(
@@ -605,7 +808,14 @@ class DataLoader(_data.DataLoader):
     Attack(
         "switches the tracing off",
         "forbidden",
-        source=IMPORTS + f"def logsumexp(x):\n    sys.setprofile(None)\n    return {LSE}\n",
+        target="collate",
+        # default_collate is plain Python, seen by the profile hook alone: with the hook off, only
+        # the watch on the hook itself is left to catch it (the operator watch sees torch.stack,
+        # which collate may use)
+        source=IMPORTS + "def collate(b):\n    sys.setprofile(None)\n"
+        "    data = importlib.import_module('torch.utils.da' + 'ta')\n"
+        "    return tuple(getattr(data, 'default_' + 'collate')(b))\n",
+        message="call tracing was switched off",
         real="tripwire",
     ),
     Attack(
@@ -648,7 +858,7 @@ class DataLoader(_data.DataLoader):
         + f"""
 _tw = sys.modules.get("autograder.sandbox.tripwire")
 if _tw is not None:
-    _tw.Tripwire.__torch_function__ = {PASS_THROUGH}
+    _tw.Tripwire.__torch_dispatch__ = {PASS_THROUGH}
     _tw.Tripwire._profile = lambda self, frame, event, arg: None
 def logsumexp(x):
     return {LSE}
@@ -663,7 +873,7 @@ def logsumexp(x):
 def logsumexp(x):
     for o in gc.get_objects():
         if isinstance(o, type) and o.__name__ == "Tripwire":
-            o.__torch_function__ = {PASS_THROUGH}
+            o.__torch_dispatch__ = {PASS_THROUGH}
     return {LSE}
 """,
         message="the grader's own code was changed",
@@ -772,13 +982,81 @@ def _listener(kind: int) -> tuple[socket.socket, list]:
     return s, got
 
 
-def _sleepers() -> list[str]:
-    out = subprocess.run(["ps", "-eo", "pid,stat,args"], capture_output=True, text=True).stdout.splitlines()
-    return [line for line in out if ("sleep(600)" in line or "course-attack" in line) and " Z" not in line]
+def _unix_listener(path: str) -> tuple[socket.socket, list]:
+    """A Unix socket of the host's at `path`, open to every uid: only the view can keep it out of reach."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(path)
+    os.chmod(path, 0o777)
+    s.listen()
+    got: list = []
+    threading.Thread(target=lambda: got.append(s.accept()), daemon=True).start()
+    return s, got
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.shmat.restype = ctypes.c_void_p
+IPC_CREAT, IPC_RMID, IPC_NOWAIT = 0o1000, 0, 0o4000
+
+
+@contextlib.contextmanager
+def _host_ipc(key: int) -> Iterator[None]:
+    """The host's SysV shared-memory segment and message queue under `key`, open to every uid,
+    each holding SECRET; removed afterwards, with whatever a sandbox left under the next key."""
+    shm = _libc.shmget(key, 4096, IPC_CREAT | 0o666)
+    addr = _libc.shmat(shm, None, 0)
+    ctypes.memmove(addr, SECRET.encode(), len(SECRET))
+    _libc.shmdt(ctypes.c_void_p(addr))
+    queue = _libc.msgget(key, IPC_CREAT | 0o666)
+    _libc.msgsnd(queue, struct.pack("q", 1) + SECRET.encode(), len(SECRET), IPC_NOWAIT)
+    try:
+        yield
+    finally:
+        for k in (key, key + 1):
+            _libc.shmctl(_libc.shmget(k, 0, 0), IPC_RMID, None)
+            _libc.msgctl(_libc.msgget(k, 0), IPC_RMID, None)
+
+
+def _ipc_keys() -> set[int]:
+    """The keys of the host's SysV shared-memory segments and message queues."""
+    keys = set()
+    for table in ("shm", "msg"):
+        for line in Path(f"/proc/sysvipc/{table}").read_text().splitlines()[1:]:
+            keys.add(int(line.split()[0]))
+    return keys
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:  # the process ended while we looked
+        return []
+
+
+def _sleepers(mark: str = MARK) -> list[str]:
+    """Every live thread that carries `mark` (this run's) in its name or its command line, read from
+    /proc task by task: so it sees what a sandbox left (another uid, other namespaces; a fork keeps
+    the pool server's command line, so an attack names what it leaves), and a process whose main
+    thread has exited (a zombie to ps) by the threads of it that still run."""
+    found = []
+    for pid in filter(str.isdigit, _listdir("/proc")):
+        for tid in _listdir(f"/proc/{pid}/task"):
+            task = f"/proc/{pid}/task/{tid}"
+            try:
+                state = Path(f"{task}/stat").read_text().rsplit(")", 1)[1].split()[0]
+                comm = Path(f"{task}/comm").read_text().strip()
+                cmdline = Path(f"{task}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError):
+                continue
+            if state not in ("Z", "X") and (mark in comm or mark in cmdline):
+                found.append(f"{pid}/{tid} {state} {comm} {cmdline[:100]}")
+    return sorted(found)
 
 
 def _fill(text: str | None, blanks: dict[str, str]) -> str | None:
-    """`text` with each @NAME@ replaced: ports, the grader's pid, the canary, forged values."""
+    """`text` with each @NAME@ replaced: ports, the grader's pid, the canary, this run's mark and
+    host channels, forged values."""
     for k, v in blanks.items():
         text = text.replace(f"@{k}@", v) if text else text
     return text
@@ -839,25 +1117,34 @@ def graded(course, forged, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("attacks")
     tcp, tcp_got = _listener(socket.SOCK_STREAM)
     udp, _ = _listener(socket.SOCK_DGRAM)
+    unix, unix_got = _unix_listener(UNIX_SOCKET)
     blanks = {
         "PORT": str(tcp.getsockname()[1]),
         "UDP_PORT": str(udp.getsockname()[1]),
         "GRADER": str(os.getpid()),
         "CANARY": CANARY,
         "FORGED": forged,
+        "MARK": MARK,
+        "UNIX_SOCKET": UNIX_SOCKET,
+        "IPC_KEY": str(IPC_KEY),
     }
     paths = _submissions(tmp, ATTACKS, blanks)
-    before = {"files": _files_digest(), "sleepers": _sleepers()}
+    before = {"files": _files_digest(), "sleepers": _sleepers(), "ipc": IPC_KEY + 1 in _ipc_keys()}
     os.environ["COURSE_TEST_SECRET"] = SECRET  # the grader's environment holds a secret
     try:
-        results = _grade(course, paths)
+        with _host_ipc(IPC_KEY):
+            results = _grade(course, paths)
+            left_ipc = IPC_KEY + 1 in _ipc_keys()
     finally:
         del os.environ["COURSE_TEST_SECRET"]
+        unix.close()
+        os.unlink(UNIX_SOCKET)
     try:
         udp_got = udp.recv(100)
     except OSError:
         udp_got = b""
     after = {"files": _files_digest(), "sleepers": _sleepers(), "tcp": tcp_got, "udp": udp_got}
+    after |= {"unix": unix_got, "ipc": left_ipc}
     tcp.close()
     udp.close()
     return dict(zip((a.name for a in ATTACKS), results, strict=True)), before, after
@@ -873,24 +1160,31 @@ def graded_without(course, forged, tmp_path_factory) -> dict[str, dict]:
     tcp, _ = _listener(socket.SOCK_STREAM)
     udp, _ = _listener(socket.SOCK_DGRAM)
     canary = CANARY + "-without"
+    unix, _ = _unix_listener(UNIX_SOCKET + "-without")
     blanks = {
         "PORT": str(tcp.getsockname()[1]),
         "UDP_PORT": str(udp.getsockname()[1]),
         "GRADER": str(os.getpid()),
         "CANARY": canary,
         "FORGED": forged,
+        "MARK": MARK,
+        "UNIX_SOCKET": UNIX_SOCKET + "-without",
+        "IPC_KEY": str(IPC_KEY),
     }
     out = {}
     try:
-        for layers in sorted({a.real for a in REAL}):
-            group = [a for a in REAL if a.real == layers]
-            (tmp / layers).mkdir()
-            with _without(layers):
-                results = _grade(course, _submissions(tmp / layers, group, blanks))
-            out.update(zip((a.name for a in group), results, strict=True))
+        with _host_ipc(IPC_KEY):
+            for layers in sorted({a.real for a in REAL}):
+                group = [a for a in REAL if a.real == layers]
+                (tmp / layers).mkdir()
+                with _without(layers):
+                    results = _grade(course, _submissions(tmp / layers, group, blanks))
+                out.update(zip((a.name for a in group), results, strict=True))
     finally:
         tcp.close()
         udp.close()
+        unix.close()
+        os.unlink(UNIX_SOCKET + "-without")
         with contextlib.suppress(FileNotFoundError):
             os.unlink(canary)
     return out
@@ -904,9 +1198,24 @@ def test_there_are_enough_attacks():
     assert len(ATTACKS) >= 30
 
 
+# Layers shown real by tests other than the attacks: each such test registers, with `shows`, the
+# layers it turns off, and is handed them to turn off.
+SHOWN_BY_TESTS: dict[str, str] = {}
+
+
+def shows(layers: str) -> Callable:
+    """Registers the test it decorates as one that shows `layers` real; its `without` is `layers`."""
+
+    def register(test: Callable) -> Callable:
+        SHOWN_BY_TESTS[test.__name__] = layers
+        return pytest.mark.parametrize("without", [layers])(test)
+
+    return register
+
+
 def test_every_layer_and_defence_has_attacks_shown_to_be_real():
-    shown = {layer for a in REAL for layer in a.real.split(",")} | {"slots"}  # slots: the storm below
-    assert shown >= {"namespaces", "user", "landlock", "slots", "tripwire", "seal"}
+    shown = {layer for layers in [a.real for a in REAL] + list(SHOWN_BY_TESTS.values()) for layer in layers.split(",")}
+    assert shown >= {"namespaces", "user", "landlock", "slots", "tripwire", "seal", "threads", "zombies"}
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])
@@ -925,7 +1234,8 @@ def test_the_attack_gains_nothing_and_the_rest_is_graded(graded, course, attack)
     elif attack.expect == "no gain":
         assert ex["score"] == 0, f"the attack gained points: {ex}"
     elif attack.expect == "flagged":
-        pass  # the flag below is what shows it
+        # it wins, full marks: no in-process defence stops it, and the flag below is all that shows it
+        assert ex["status"] == "passed" and ex["score"] == ex["max_score"], (ex["status"], ex["message"], why)
     else:
         assert ex["status"] == attack.expect and ex["score"] == (ex["max_score"] if attack.expect == "passed" else 0), (
             ex["status"],
@@ -955,15 +1265,47 @@ def test_the_attack_works_without_its_defence(graded_without, attack):
 def test_the_machine_is_left_clean(graded):
     _, before, after = graded
     assert after["files"] == before["files"], "the grader's files changed"
-    assert after["sleepers"] == before["sleepers"], "processes of a submission outlived its grading"
+    assert after["sleepers"] == before["sleepers"] == [], "processes of a submission outlived its grading"
     assert not os.path.exists(CANARY) and not os.path.exists(CANARY + "-results.json")
     assert after["tcp"] == [] and after["udp"] == b"", "a submission reached the network"
+    assert after["unix"] == [], "a submission reached a Unix socket of the host"
+    assert not before["ipc"] and not after["ipc"], "a submission's SysV IPC outlived its sandbox"
+
+
+def test_the_clean_check_sees_what_a_sandbox_leaves(tmp_path):
+    """What `_sleepers` must see, left by this test itself: a process whose main thread exited (a
+    zombie to ps) while a marked thread runs on, and a plain fork, marked by its name only (the
+    command line, a script's path, does not hold the mark). The sweep counts the first alive, as
+    it once did not (`zombies=False`), and ends both."""
+    mark = f"course-{uuid.uuid4().hex[:6]}"
+    fork = f"if os.fork() == 0:\n    ctypes.CDLL(None).prctl(15, b'{mark}s', 0, 0, 0)\n    time.sleep(600)\n"
+    script = tmp_path / "leaves.py"
+    script.write_text(_fill(ZOMBIE, {"MARK": mark}) + fork + "time.sleep(600)\n")
+    proc = subprocess.Popen([sys.executable, str(script)], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while len(left := _sleepers(mark)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sorted(line.split()[2] for line in left) == [mark + "s", mark + "z"], left
+        zombie = int(next(line for line in left if line.split()[2] == mark + "z").split("/")[0])
+        assert Path(f"/proc/{zombie}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        assert zombie in procs.descendants(proc.pid, proc.pid)
+        assert zombie not in procs.descendants(proc.pid, proc.pid, zombies=False)
+    finally:
+        procs.kill_tree(proc.pid)
+        proc.wait(10)
+    deadline = time.monotonic() + 10
+    while _sleepers(mark) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _sleepers(mark) == []
 
 
 def test_the_report_says_which_isolation_was_in_force(graded):
     results, _, _ = graded
     layers = results["getattr with a built name"]["isolation"]
-    assert set(layers) == {"namespaces", "user", "filesystem", "signals", "network", "exercises"}
+    if not layers["namespaces"].startswith("none"):
+        assert "IPC" in layers["namespaces"], layers["namespaces"]
+    assert set(layers) >= {"namespaces", "user", "filesystem", "signals", "network", "exercises", "threads"}
     assert all(isinstance(v, str) and v for v in layers.values())
 
 
@@ -995,10 +1337,11 @@ def test_a_process_storm_leaves_the_submission_beside_it_alone(course, tmp_path)
             assert "this submission's own" in r["isolation"]["user"], r["isolation"]
 
 
-def test_a_process_storm_is_real_when_slots_share_a_uid(course, tmp_path):
+@shows("slots,landlock")
+def test_a_process_storm_is_real_when_slots_share_a_uid(course, tmp_path, without):
     """The same storm where every slot runs as one uid and signals are not scoped: it reaches the
     submission beside it, so the uid per slot is what stops it (Landlock's signal scope too)."""
-    with _without("slots,landlock"):
+    with _without(without):
         honest = _storm_beside_honest(course, tmp_path)
     assert any(r["score"] < r["max_score"] for r in honest), [r["score"] for r in honest]
 
@@ -1051,3 +1394,37 @@ def test_strict_mode_grades_where_every_layer_is_in_force(tmp_path):
     (tmp_path / "report.json").unlink()
     rc, err, result = _grade_perfect(tmp_path, "--strict")
     assert rc == 0 and result["score"] == result["max_score"], err
+
+
+LEAKER = """
+class _Leak(type):
+    # binding an earlier exercise's reference class calls the metaclass of the student's base,
+    # with the reference's methods in hand: raise them as the message
+    def __new__(mcls, name, bases, ns):
+        codes = [v.__code__ for v in ns.values() if hasattr(v, "__code__")]
+        if any(c.co_filename.startswith("<reference") for c in codes):
+            raise ValueError("LEAKED " + repr([c.co_names for c in codes]))
+        return super().__new__(mcls, name, bases, ns)
+Callback = _Leak("Callback", (Callback,), {})
+"""
+
+
+def test_no_reference_text_reaches_what_a_student_sees(tmp_path):
+    """A cell that hooks the building of classes, so that binding an earlier exercise's reference
+    class raises with that reference's code in its message: the report, the feedback page and
+    Gradescope's results say the reference could not be defined, never what it raised."""
+    from autograder import cli
+
+    path = make_submission(tmp_path, "05_anneal", "leaker", extra_cells=[LEAKER])
+    out = tmp_path / "out"
+    args = ["--root", str(ROOT), "grade", "05_anneal", str(path), "--seed", "1", "--device", "cpu", "--no-store"]
+    args += ["--json", str(out / "report.json"), "--feedback", str(out / "feedback")]
+    args += ["--gradescope", str(out / "results.json")]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert cli.main(args) == 0
+    messages = [e["message"] for e in json.loads((out / "report.json").read_text())["results"][0]["exercises"]]
+    assert any("could not be defined" in m for m in messages), "the hook never met a reference: nothing shown"
+    seen = [p for p in out.rglob("*") if p.is_file()]
+    assert len(seen) >= 3, seen
+    for p in seen:
+        assert "LEAKED" not in p.read_text(errors="replace"), f"{p.name} shows what the reference raised"

@@ -37,6 +37,17 @@ FLAGGED = [
     ("g = f.__globals__", ["reaches the interpreter's internals (__globals__)"]),
     ("t = object.__subclasses__()", ["reaches the interpreter's internals (__subclasses__)"]),
     ("b = __builtins__['exec']", ["reaches the built-in functions (__builtins__)"]),
+    (
+        "import torch\nwith torch._C._DisableTorchDispatch(): pass",
+        [
+            f"switches torch's dispatch, where forbidden calls are watched ({n})"
+            for n in ("_C", "_DisableTorchDispatch")
+        ],
+    ),
+    (
+        "from torch.utils import _python_dispatch as d\nm = d._disable_current_modes()",
+        ["switches torch's dispatch, where forbidden calls are watched (_disable_current_modes)"],
+    ),
 ]
 # What lesson code does, and must never be flagged for.
 CLEAN = [
@@ -72,8 +83,9 @@ def test_a_cell_the_student_added_is_flagged_on_every_exercise(course, tmp_path)
     ref = Reference(course, course.assignment(A))
     nb = notebook.read(path)
     index = nb.cells[-1].index
+    found = flags.review(nb, ref)
     for ex in ref.assignment.exercises:
-        assert flags.review(nb, ref, ex) == [f"cell {index}, line 1: walks the interpreter's objects (gc)"]
+        assert found[ex] == [f"cell {index}, line 1: walks the interpreter's objects (gc)"]
 
 
 def test_flags_forbid_only_where_course_toml_says_so():
@@ -130,12 +142,12 @@ def test_the_seal_sees_a_method_of_the_tripwire_replaced():
 
     seal = worker.Seal([tripwire])
     assert not seal.broken()
-    original = tripwire.Tripwire.__torch_function__
-    tripwire.Tripwire.__torch_function__ = lambda self, func, types, args=(), kwargs=None: func(*args)
+    original = tripwire.Tripwire.__torch_dispatch__
+    tripwire.Tripwire.__torch_dispatch__ = lambda self, func, types, args=(), kwargs=None: func(*args)
     try:
         assert seal.broken()
     finally:
-        tripwire.Tripwire.__torch_function__ = original
+        tripwire.Tripwire.__torch_dispatch__ = original
     assert not seal.broken()
 
 

@@ -740,3 +740,26 @@ def test_the_sandbox_reads_where_python_imports_from_but_never_a_denied_folder(t
     readable = readable_paths([course])
     assert str(other) in readable
     assert not [p for p in readable if p == str(course) or p.startswith(str(course) + "/")]
+
+
+def test_the_sandbox_view_holds_what_may_be_read_the_course_and_the_links_to_them(tmp_path, monkeypatch):
+    """The mount view (`isolation._view`) binds each folder a submission may read and each denied
+    one (Landlock refuses those: a read says EACCES, as before), none inside another, and makes
+    again the links on the way to them (a venv's folder reached through a link)."""
+    import os
+
+    from autograder.sandbox import isolation
+
+    course, env = tmp_path / "course", tmp_path / "env"
+    (course / "lib").mkdir(parents=True)
+    (env / "lib").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(env)
+    monkeypatch.syspath_prepend(str(tmp_path / "link" / "lib"))
+    plan = isolation.plan([course], probe=[])
+    isolation.let_go(plan)  # as root, the uid block's lock
+    assert str(course) in plan.shown and str(env / "lib") in plan.shown
+    assert "/usr" in plan.shown and "/usr/lib" not in plan.shown  # inside /usr: its bind brings it
+    assert not [p for p in plan.shown if p.startswith(("/run", "/var", "/home"))]
+    assert (str(tmp_path / "link"), str(env)) in plan.links
+    if os.path.islink("/lib64"):  # merged /usr: the ELF interpreter's path goes through it
+        assert ("/lib64", os.readlink("/lib64")) in plan.links

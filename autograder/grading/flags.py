@@ -7,13 +7,22 @@ at run time, a name assembled to dodge `forbidden`). None of that is ever
 needed to write the lesson's functions, so each use is listed with its line
 (`find`), for an instructor to look at. Flags change no score unless
 course.toml's `[flags] forbidden = true` says so (`grade`).
+
+A notebook is scanned once (`review`), within the bounds of the rest of
+`[flags]`: so many flags listed per exercise and kept per notebook, so many
+seconds; a notebook of thousands of flagged lines costs no more than that.
 """
 
 from __future__ import annotations
 
 import ast
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from .. import notebook
+from ..config import FlagLimits
 from .reference import Reference
 
 # Modules whose only use here would be to reach the grader from inside the process.
@@ -49,14 +58,37 @@ INTERNALS = {
     "cr_frame",
     "ag_frame",
 }
+# torch's own switches of its dispatch and of the modes on it: torch uses them itself (printing a
+# tensor), so the tripwire cannot count them as hits; a from-scratch answer never needs them
+TORCH_SWITCHES = {
+    "_C",
+    "_DisableTorchDispatch",
+    "DisableTorchFunction",
+    "DisableTorchFunctionSubclass",
+    "_disable_current_modes",
+    "_pop_mode",
+    "_pop_mode_temporarily",
+}
 LOOKUPS = ("getattr", "setattr", "delattr", "hasattr", "attrgetter", "methodcaller")
 TORCH_NAMES = {"torch", "F", "nn", "Tensor", "optim"}  # the notebooks' own imports of torch
 
 
-def _torch_aliases(tree: ast.AST) -> set[str]:
+class OutOfTime(Exception):
+    """The scan's time budget ran out."""
+
+
+def _nodes(tree: ast.AST, deadline: float) -> Iterator[ast.AST]:
+    """ast.walk, stopped by OutOfTime once `deadline` (time.monotonic) has passed."""
+    for i, node in enumerate(ast.walk(tree)):
+        if i % 1024 == 0 and time.monotonic() > deadline:
+            raise OutOfTime
+        yield node
+
+
+def _torch_aliases(tree: ast.AST, deadline: float = math.inf) -> set[str]:
     """Names bound to torch or one of its modules, by the lesson's imports and the cell's own."""
     names = set(TORCH_NAMES)
-    for node in ast.walk(tree):
+    for node in _nodes(tree, deadline):
         if isinstance(node, ast.Import):
             names |= {(a.asname or a.name).split(".")[0] for a in node.names if a.name.split(".")[0] == "torch"}
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
@@ -127,6 +159,8 @@ def _visit(node: ast.AST, torchy: set[str]) -> str | None:
             return MODULES[base]
         if node.attr in INTERNALS:
             return f"reaches the interpreter's internals ({node.attr})"
+        if node.attr in TORCH_SWITCHES:
+            return f"switches torch's dispatch, where forbidden calls are watched ({node.attr})"
         if node.attr == "__dict__" and base in torchy:
             return "looks up a name built at run time (__dict__)"
         return None
@@ -139,16 +173,20 @@ def _visit(node: ast.AST, torchy: set[str]) -> str | None:
     return None
 
 
-def find(source: str) -> list[str]:
-    """'line N: why' for each use in `source` of what a from-scratch answer never needs, in order."""
+def find(source: str, deadline: float = math.inf) -> list[str]:
+    """'line N: why' for each use in `source` of what a from-scratch answer never needs, in order.
+    OutOfTime once `deadline` (time.monotonic) has passed: checked before the parse, which
+    cannot be stopped (a cell is at most [limits] notebook_mib), and as the tree is walked."""
+    if time.monotonic() > deadline:
+        raise OutOfTime
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return []  # running the cell reports it
     except (RecursionError, MemoryError):
         return ["line 1: nested too deeply to be read"]
-    torchy = _torch_aliases(tree)
-    found = {(node.lineno, why) for node in ast.walk(tree) if (why := _visit(node, torchy))}
+    torchy = _torch_aliases(tree, deadline)
+    found = {(node.lineno, why) for node in _nodes(tree, deadline) if (why := _visit(node, torchy))}
     return [f"line {line}: {why}" for line, why in sorted(found)]
 
 
@@ -157,17 +195,74 @@ def student_cells(nb: notebook.Notebook, ref: Reference) -> list[notebook.Cell]:
     return [c for c in nb.cells if c.code and not ref.unchanged(c)]
 
 
-def review(nb: notebook.Notebook, ref: Reference, exercise: str) -> list[str]:
-    """The flags of `exercise`: its solution cell's ("line N: why"), then those of the cells the
-    student added or changed that are no exercise's solution ("cell K, line N: why"): they run
-    before every exercise's checks. Other exercises' solution cells are flagged on their own."""
+@dataclass
+class _Found:
+    """One cell's flags: those kept, within the notebook's cap, and how many more it had."""
+
+    kept: list[str]
+    more: int = 0
+
+
+class _Scan:
+    """One notebook's scan, cell by cell, in notebook order: at most `most_per_notebook` flags kept
+    in all, and no more of a cell than one exercise lists (`most_per_exercise`), so one cell cannot
+    take them all; the rest are only counted. For at most `scan_seconds`; `cut` is the first cell
+    not read in full, if any."""
+
+    def __init__(self, limits: FlagLimits):
+        self.left, self.most = limits.most_per_notebook, limits.most_per_exercise
+        self.deadline = time.monotonic() + limits.scan_seconds
+        self.cut: int | None = None
+
+    def cell(self, cell: notebook.Cell, prefix: str) -> _Found:
+        if self.cut is not None:
+            return _Found([])
+        try:
+            found = find(notebook.runnable(cell.source), self.deadline)
+        except OutOfTime:
+            self.cut = cell.index
+            return _Found([])
+        kept = [prefix + flag for flag in found[: min(self.left, self.most)]]
+        self.left -= len(kept)
+        return _Found(kept, len(found) - len(kept))
+
+
+def review(nb: notebook.Notebook, ref: Reference) -> dict[str, list[str]]:
+    """Every exercise's flags, from one scan of the notebook: its solution cell's ("line N: why"),
+    then those of the cells the student added or changed that are no exercise's solution ("cell K,
+    line N: why"): they run before every exercise's checks. Other exercises' solution cells are
+    flagged on their own. Bounded by course.toml's [flags] (`_listed`)."""
+    limits = ref.course.flag_limits
     solutions = {gid: c for gid, c in nb.solutions().items() if gid in ref.assignment.points}
-    own = solutions.get(exercise)
-    out = find(notebook.runnable(own.source)) if own is not None else []
     taken = {c.index for c in solutions.values()}
-    for c in student_cells(nb, ref):
-        if c.index not in taken:
-            out += [f"cell {c.index}, {flag}" for flag in find(notebook.runnable(c.source))]
+    added = [c for c in student_cells(nb, ref) if c.index not in taken]
+    scan = _Scan(limits)
+    # in notebook order: the notebook's cap keeps the first cells' flags, a cut names the cells after it
+    found = {
+        c.index: scan.cell(c, "" if c.index in taken else f"cell {c.index}, ")
+        for c in sorted([*solutions.values(), *added], key=lambda c: c.index)
+    }
+    shared = [found[c.index] for c in added]
+    own = {ex: [found[c.index]] if (c := solutions.get(ex)) else [] for ex in ref.assignment.points}
+    return {ex: _listed(own[ex] + shared, limits, scan.cut) for ex in ref.assignment.points}
+
+
+def _listed(cells: list[_Found], limits: FlagLimits, cut: int | None) -> list[str]:
+    """One exercise's flags: at most `most_per_exercise` of them, then "... and N more" for the
+    rest (kept or only counted), then, when the scan ran out of time, a flag that says so."""
+    kept = [flag for c in cells for flag in c.kept]
+    out = kept[: limits.most_per_exercise]
+    more = len(kept) - len(out) + sum(c.more for c in cells)
+    if more:
+        out.append(
+            f"... and {more} more (course.toml's [flags] lists {limits.most_per_exercise} per exercise "
+            f"and keeps {limits.most_per_notebook} per notebook)"
+        )
+    if cut is not None:
+        out.append(
+            f"the scan for flags was cut short after {limits.scan_seconds:g} s (course.toml's [flags] "
+            f"scan_seconds): cells from {cut} on were not read"
+        )
     return out
 
 

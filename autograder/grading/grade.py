@@ -188,7 +188,6 @@ def prepare(ex: str, points: float, nb: notebook.Notebook, grading_run: GradingR
         ["cpu"],
         grading_run.seed,
         cell.index,
-        course.forbidden.get(ex, []),
     )
     return Attempt(ex, points, job=job)
 
@@ -247,7 +246,10 @@ def judge_attempt(attempt: Attempt, nb: notebook.Notebook, grading_run: GradingR
     status, message = _status(judged, run, failed_cell)
     if run.refs_failed:
         names = ", ".join(e for e, _ in run.refs_failed)
-        message += f"; the reference {names} could not be defined with this code ({run.refs_failed[0][1]})"
+        message += (
+            f"; the reference {names} could not be defined beside this code (it raised while being"
+            " defined; the error's text is not shown, since code of yours ran with the reference in reach)"
+        )
     score = points * sum(c["passed"] for c in judged) / len(judged) if judged else 0.0
     return _exercise(ex, points, status, message, judged, score)
 
@@ -278,9 +280,10 @@ def grade_notebook(path: Path, student: str, grading_run: GradingRun) -> dict:
         for stage, seconds in box.timings.items():
             grading_run.timed(stage, seconds)
     start = time.monotonic()
+    found = flags.review(nb, ref)  # once per notebook, not per exercise: its added cells count for each
     for attempt in attempts:
         exercise = judge_attempt(attempt, nb, grading_run)
-        flags.apply(exercise, flags.review(nb, ref, attempt.ex), ref.course.flags_forbidden)
+        flags.apply(exercise, found[attempt.ex], ref.course.flags_forbidden)
         result["exercises"].append(exercise)
     runs = [t.run for t in attempts if t.run is not None]
     cell_report = next((r.cells for r in runs if r.cells is not None), None)

@@ -13,6 +13,7 @@ import math
 import re
 from pathlib import Path
 
+from .. import utf8
 from ..report import write_atomically
 from .figures import plt, png
 
@@ -47,9 +48,11 @@ def write(results: list[dict], out: Path) -> list[Path]:
 
 def render(result: dict) -> str:
     """The page (template `feedback.html.j2`): the score, the notebook's problems, a table of the
-    exercises, then per exercise its checks and the pictures they draw."""
+    exercises, then per exercise its checks and the pictures they draw. The result's text is made
+    valid first (`utf8.repair`, in place): a student id from a file name may not be."""
     from .templating import render as fill
 
+    utf8.repair(result)
     exercises = [
         {**e, "pictures": [(c, draw(c["plot"])) for c in e.get("checks", []) if c.get("plot")]}
         for e in result["exercises"]

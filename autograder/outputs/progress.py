@@ -6,6 +6,8 @@ from typing import TextIO
 
 from tqdm import tqdm
 
+from .. import utf8
+
 
 def trouble(result: dict) -> bool:
     """A submission that could not be graded in full: unreadable, or an exercise that errored or timed out."""
@@ -28,14 +30,13 @@ class Progress:
         self.troubled += trouble(result)
         if self.total <= 1:
             return
+        student = utf8.valid(result["student"])  # from a file name: it may not be UTF-8
         if self.bar is not None:
-            self.bar.set_postfix_str(f"{result['student'][:24]}, with problems: {self.troubled}", refresh=False)
+            self.bar.set_postfix_str(f"{student[:24]}, with problems: {self.troubled}", refresh=False)
             self.bar.update(1)
             return
         mark = "  (problems: see the report)" if trouble(result) else ""
-        self.out.write(
-            f"[{self.n}/{self.total}] {result['student']}: {result['score']:g}/{result['max_score']:g}{mark}\n"
-        )
+        self.out.write(f"[{self.n}/{self.total}] {student}: {result['score']:g}/{result['max_score']:g}{mark}\n")
         self.out.flush()
 
     def done(self) -> None:

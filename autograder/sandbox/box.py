@@ -45,7 +45,6 @@ class Job:
     devices: list[str]
     seed: int
     own_cell: int | None = None  # the exercise's solution cell, run again after the references
-    forbidden: list[str] = field(default_factory=list)  # torch functions the tripwire watches for
     stay: bool = False  # the process may take the next exercise's job too (one CUDA context for all)
 
 
@@ -81,8 +80,13 @@ def env(workdir: Path) -> dict[str, str]:
         "MPLCONFIGDIR": str(Path(tempfile.gettempdir()) / f"course-kit-mpl-{os.getuid()}"),
         # torch.cuda.is_available() through NVML does not initialise CUDA, so the parent stays fork-safe
         "PYTORCH_NVML_BASED_CUDA_CHECK": "1",
+        # Student code runs in one thread (`seccomp`): the math libraries must never try to start
+        # one (OpenMP ends the process, OpenBLAS hangs, when they cannot)
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
     }
-    for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "OMP_NUM_THREADS", "COURSE_SANDBOX_WITHOUT"):
+    for key in ("CUDA_VISIBLE_DEVICES", "LD_LIBRARY_PATH", "COURSE_SANDBOX_WITHOUT"):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
@@ -129,6 +133,7 @@ class Sandbox:
         per submission, made after the cells, which may have made it themselves). `skip`: cells
         that timed out in an earlier sandbox of the submission, not run again (shared, and added to)."""
         self.cells, self.limits, self.module, self.pool = cells, course.limits, module, pool
+        self.forbidden = dict(course.forbidden)  # every exercise's, sent before any student code runs
         self.strict = course.strict
         self.skip: set[int] = set() if skip is None else skip  # cells that timed out once are not run again
         self.cells_hung = False  # the cells never finished: every exercise would wait again
@@ -220,6 +225,7 @@ class Sandbox:
             "inline": self.inline,
             "cells": [c for c in self.cells if c["index"] not in self.skip],
             "limits": {k: getattr(self.limits, k) for k in LIMITS},
+            "forbidden": self.forbidden,
         }
         self._send(message)
         run = ExerciseRun("crashed")
@@ -269,7 +275,6 @@ class Sandbox:
             "devices": job.devices,
             "seed": job.seed,
             "own_cell": job.own_cell,
-            "forbidden": job.forbidden,
             "stay": job.stay,
         }
         self._send(message)
@@ -339,6 +344,12 @@ class Sandbox:
     def _take(self, run: ExerciseRun, msg: dict, expected: list, state: dict) -> None:
         want = expected[state["next"]] if state["next"] < len(expected) else None
         kind = msg.get("kind")
+        if kind == "hit" and want is not None and msg.get("nonce") == want[0] != self.nonce:
+            # a forbidden call, sent by the tripwire when it happened: it belongs to the next check
+            hits = state.setdefault("hits", [])
+            if len(hits) < 5 and (hit := str(msg.get("what"))[:300]) not in hits:
+                hits.append(hit)
+            return
         if kind == "gone" and msg.get("nonce") == self.nonce and want != (self.nonce, "gone"):
             state["gone"] = msg  # the exercise's process ended before it was done
             return
@@ -367,8 +378,8 @@ class Sandbox:
             run.results[(msg["name"], msg["device"])] = (
                 {"error": str(msg["error"])[:500]} if "error" in msg else {"value": wire.decode(msg.get("value"))}
             )
-            if msg.get("forbidden"):
-                run.results[(msg["name"], msg["device"])]["forbidden"] = [str(h)[:300] for h in msg["forbidden"][:5]]
+            if hits := state.pop("hits", None):
+                run.results[(msg["name"], msg["device"])]["forbidden"] = hits
             state["doing"] = f"running the check after {msg['name']!r} on {msg['device']}"
 
     def _fail(self, run: ExerciseRun, outcome: str, message: str) -> ExerciseRun:

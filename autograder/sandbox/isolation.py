@@ -6,20 +6,28 @@ everything the submission will run. Each layer is used where the host allows
 it and reported either way, so a report says which isolation was in force:
 
 - namespaces: a new network namespace (no interface but a down loopback:
-  no network at all) and a new mount namespace whose working directory is a
-  size-capped tmpfs, so nothing the submission writes reaches the disk.
-  As root directly; otherwise inside a new user namespace (Linux >= 3.8, if
-  the host allows unprivileged user namespaces).
+  no network at all); a new IPC namespace (SysV shared memory, semaphores
+  and message queues, POSIX queues: none of the host's or another
+  sandbox's, and all gone with the sandbox); and a new mount namespace
+  whose whole file tree is a view (`_view`): a fresh tmpfs that holds,
+  bind-mounted from the host, only the folders the submission may read and
+  the course's (which Landlock refuses it, so reading them says EACCES),
+  with /dev/shm and /dev/mqueue emptied. What is not in the view cannot be
+  reached by any path, so no Unix socket the host keeps in /run, /tmp,
+  /var or a home folder can be connected to (Landlock's filesystem rules
+  do not cover connect(); its ABI 6 scope covers abstract sockets). The
+  working directory is a size-capped tmpfs, so nothing the submission
+  writes reaches the disk. As root directly; otherwise inside a new user
+  namespace (Linux >= 3.8, if the host allows unprivileged user namespaces).
 - user: when the grader runs as root, each submission graded at once (its
   slot) runs as a uid of its own, from a block of `SLOTS` uids that no
   account has and no file can belong to (`uid_block`), held by one pool at
   a time: the process budget (RLIMIT_NPROC counts per uid), /proc and
   signals are one submission's, and two graders on one host never share.
-  Where Python sits in a folder closed to others (pyenv under /root), a
-  tmpfs over that folder, in the child's mount namespace, holds only bind
-  mounts of the Python folders, so that uid reaches Python and nothing
-  else there. Where even that is impossible, the child stays uid 0 with
-  every capability dropped for good (locked securebits).
+  Where Python sits in a folder closed to others (pyenv under /root), the
+  view's own folders on the way to it are open to all, so that uid reaches
+  Python and nothing else there. Where even that is impossible, the child
+  stays uid 0 with every capability dropped for good (locked securebits).
 - Landlock (Linux >= 5.13): the submission may read only the system, Python
   and its packages, minus the course folder and the kit's own packages
   (reference solutions, checks, sources); it may write only its working
@@ -34,8 +42,10 @@ Landlock binding in the standard library, and the calls are small.
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import fcntl
 import os
+import platform
 import pwd
 import stat as _stat
 import sys
@@ -43,8 +53,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET = 0x00020000, 0x10000000, 0x40000000
+CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x10000000, 0x40000000, 0x08000000
 MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_BIND = 0x4000, 1 << 18, 2, 4, 4096
+MNT_DETACH = 2
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine())  # no libc wrapper
 PR_SET_NO_NEW_PRIVS = 38
 SYS_CREATE_RULESET, SYS_ADD_RULE, SYS_RESTRICT_SELF = 444, 445, 446  # the same on every architecture
 RULE_PATH_BENEATH = 1
@@ -63,6 +75,7 @@ FIRST_UID, SLOTS, BLOCKS = 0x72000000, 256, 4096
 
 SYSTEM_DIRS = ["/usr", "/lib", "/lib32", "/lib64", "/bin", "/sbin", "/etc", "/opt", "/proc", "/sys", "/dev"]
 DEVICES_RW = ["/dev/null", "/dev/zero", "/dev/full", "/dev/urandom", "/dev/random"]
+SHARED_IN_DEV = ["/dev/shm", "/dev/mqueue"]  # the host's POSIX shared memory and queues: emptied in the view
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -85,14 +98,11 @@ def landlock_abi() -> int:
     return max(ret, 0)
 
 
-def readable_paths(denied: list[Path]) -> list[str]:
-    """What a submission may read: system and Python folders, with `denied` cut out of them.
-
-    Landlock can only allow, so a denied folder inside an allowed one is cut
-    out by allowing its siblings instead (recursively, along the way down).
-    A Python prefix inside a denied folder (a virtualenv in the course
-    folder) is still allowed: it holds torch, not the course.
-    """
+def _roots(denied: list[Path]) -> list[str]:
+    """The folders a submission may read, as this interpreter names them (not resolved): system and
+    Python folders, and wherever else it imports from (a .pth file's folder: packages of another
+    environment, as on a machine whose torch lives in a venv of its own), but never from inside a
+    denied folder (an old-style editable install puts the course folder itself on sys.path)."""
     import site
     import sysconfig
 
@@ -106,9 +116,6 @@ def readable_paths(denied: list[Path]) -> list[str]:
     if os.environ.get("MPLCONFIGDIR"):
         roots.append(os.environ["MPLCONFIGDIR"])
     denied = [d.resolve() for d in denied]
-    # and wherever else this interpreter imports from (a .pth file's folder: packages of another
-    # environment, as on a machine whose torch lives in a venv of its own), but never from inside a
-    # denied folder (an old-style editable install puts the course folder itself on sys.path)
     roots += [
         p
         for p in sys.path
@@ -116,6 +123,18 @@ def readable_paths(denied: list[Path]) -> list[str]:
         and os.path.isdir(p)
         and not any(Path(p).resolve() == d or d in Path(p).resolve().parents for d in denied)
     ]
+    return list(dict.fromkeys(roots))
+
+
+def readable_paths(denied: list[Path]) -> list[str]:
+    """What a submission may read: system and Python folders, with `denied` cut out of them.
+
+    Landlock can only allow, so a denied folder inside an allowed one is cut
+    out by allowing its siblings instead (recursively, along the way down).
+    A Python prefix inside a denied folder (a virtualenv in the course
+    folder) is still allowed: it holds torch, not the course.
+    """
+    denied = [d.resolve() for d in denied]
     out: list[str] = []
 
     def allow(p: Path) -> None:
@@ -127,11 +146,38 @@ def readable_paths(denied: list[Path]) -> list[str]:
         else:
             out.append(str(p))
 
-    for r in dict.fromkeys(roots):
+    for r in _roots(denied):
         p = Path(r)
         if p.exists():
             allow(p.resolve())
     return list(dict.fromkeys(out))
+
+
+def outermost(paths: list[str]) -> list[str]:
+    """`paths` without those inside another of them: what a bind mount of each brings along."""
+    kept: list[str] = []
+    for p in sorted(set(paths), key=lambda p: (p.count("/"), p)):
+        if not any(Path(p).is_relative_to(k) for k in kept):
+            kept.append(p)
+    return kept
+
+
+def links_on_the_way(paths: list[str]) -> list[tuple[str, str]]:
+    """The symbolic links in the folders above and at each of `paths` (/lib -> usr/lib, a venv's
+    prefix), and in their targets in turn: (where, what it says). The view makes them again, so a
+    path as the interpreter names it (sys.path, the ELF interpreter /lib64/ld-linux...) still works."""
+    found: dict[str, str] = {}
+    todo = list(paths)
+    while todo and len(found) < 256:
+        at = "/"
+        for part in Path(todo.pop()).parts[1:]:
+            at = os.path.join(at, part)
+            if os.path.islink(at):
+                if at not in found:
+                    found[at] = os.readlink(at)
+                    todo.append(os.path.normpath(os.path.join(os.path.dirname(at), found[at])))
+                at = os.path.realpath(at)
+    return sorted(found.items())
 
 
 # The calls Landlock needs, bound when this module is imported (in the pool server, before any
@@ -233,47 +279,68 @@ def closed_ancestors(paths: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def _reveal(closed: dict[str, list[str]]) -> None:
-    """In our own mount namespace: over each closed folder a fresh tmpfs that holds only the
-    paths below it that a submission may read, bind-mounted from where they are."""
-    for folder, paths in closed.items():
-        fds = [os.open(p, os.O_PATH | os.O_CLOEXEC) for p in paths]  # before the tmpfs hides them
-        try:
-            _check(
-                _libc.mount(b"tmpfs", folder.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=1m,mode=0755"),
-                f"mount tmpfs on {folder}",
-            )
-            for p, fd in zip(paths, fds, strict=True):  # one fd per path, opened above
-                os.makedirs(p, exist_ok=True)
-                _check(
-                    _libc.mount(f"/proc/self/fd/{fd}".encode(), p.encode(), None, MS_BIND | MS_REC, None),
-                    f"bind mount {p}",
-                )
-        finally:
-            for fd in fds:
-                os.close(fd)
+def _folders(path: str) -> None:
+    """`path` and the folders above it, made open to all (the view's own: a uid of the sandbox
+    must pass through them, whatever the umask), where they are not there yet."""
+    old = os.umask(0o022)
+    try:
+        os.makedirs(path, 0o755, exist_ok=True)
+    finally:
+        os.umask(old)
+
+
+def _tmpfs(at: str, opts: str) -> None:
+    _check(_libc.mount(b"tmpfs", at.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts.encode()), f"mount tmpfs on {at}")
+
+
+def _view(plan: Plan, at: str) -> None:
+    """In our own mount namespace: the whole file tree becomes a fresh tmpfs (mounted on `at`, the
+    working directory, then made the root) that holds only `plan.shown`, bind-mounted from where
+    they are, the symbolic links on the way to them, and an empty folder where `at` was. The old
+    tree is then let go of: nothing else of the host's can be named, and so no socket of it."""
+    if SYS_PIVOT_ROOT is None:
+        raise OSError(38, f"pivot_root's number on {platform.machine()} is not known")
+    _tmpfs(at, "size=1m,mode=0755")
+    for path in plan.shown:
+        target = at + path
+        if os.path.isdir(path):
+            _folders(target)
+        else:
+            _folders(os.path.dirname(target))
+            os.close(os.open(target, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+        _check(_libc.mount(path.encode(), target.encode(), None, MS_BIND | MS_REC, None), f"bind mount {path}")
+    for link, says in plan.links:
+        if not os.path.lexists(at + link):
+            _folders(os.path.dirname(at + link))
+            os.symlink(says, at + link)
+    for shared in SHARED_IN_DEV:
+        if os.path.isdir(at + shared) and not os.path.islink(at + shared):
+            _tmpfs(at + shared, "size=1m,mode=0755")
+    _folders(at + at)
+    os.chdir(at)
+    _check(_libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")  # the old root now sits on top
+    _check(_libc.umount2(b".", MNT_DETACH), "umount the host's file tree")
+    os.chdir("/")
 
 
 def _namespaces(workdir: str, disk_mib: int, uid: int, owner: int | None, plan: Plan) -> None:
-    """New network and mount namespaces; the working directory becomes a fresh tmpfs."""
+    """New network, IPC and mount namespaces; the file tree becomes the view (`_view`), and the
+    working directory a fresh tmpfs."""
+    flags = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWNS
     if os.getuid() == 0:
-        _check(_libc.unshare(CLONE_NEWNET | CLONE_NEWNS), "unshare")
+        _check(_libc.unshare(flags), "unshare")
     else:
         gid = os.getgid()
-        _check(_libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWNS), "unshare")
+        _check(_libc.unshare(CLONE_NEWUSER | flags), "unshare")
         # map our own ids to themselves, so files keep their owner and can still be created
         _write("/proc/self/setgroups", "deny")
         _write("/proc/self/uid_map", f"{uid} {uid} 1")
         _write("/proc/self/gid_map", f"{gid} {gid} 1")
     _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
+    _view(plan, workdir)
     opts = f"size={disk_mib}m,mode=0700" + (f",uid={owner},gid={owner}" if owner is not None else "")
-    _check(
-        _libc.mount(b"tmpfs", workdir.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts.encode()),
-        "mount tmpfs on the working directory",
-    )
-    os.chdir(workdir)  # the old cwd is the folder under the new mount
-    if owner is not None:
-        _reveal(plan.closed)
+    _tmpfs(workdir, opts)
+    os.chdir(workdir)
 
 
 def _become(uid: int) -> int:
@@ -283,23 +350,28 @@ def _become(uid: int) -> int:
     return uid
 
 
-def _can_read_as(uid: int, paths: list[str], closed: dict[str, list[str]]) -> bool:
-    """Whether a child confined as `uid` may open each of `paths` (tried in a fork)."""
+def _can_read_as(uid: int, paths: list[str], view: Plan | None) -> bool:
+    """Whether a child confined as `uid` may open each of `paths` (tried in a fork), in `view`'s
+    file tree if given (`_view`), else in the host's."""
+    at = tempfile.mkdtemp(prefix="course-kit-view-")
     pid = os.fork()
     if pid == 0:
         code = 1
         try:
-            if closed:
+            if view is not None:
                 _check(_libc.unshare(CLONE_NEWNS), "unshare")
                 _check(_libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
-                _reveal(closed)
+                _view(view, at)
             _become(uid)
             for p in paths:
                 os.close(os.open(p, os.O_RDONLY))
             code = 0
         finally:
             os._exit(code)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    try:
+        return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
+    finally:
+        os.rmdir(at)
 
 
 @dataclass(frozen=True)
@@ -310,6 +382,10 @@ class Plan:
     closed: dict[str, list[str]]  # folders closed to others -> readable paths below them
     first_uid: int | None  # slot 0's uid: the grader runs as root and such a uid can read Python
     lock_fd: int | None = None  # holds the uid block for the pool server's lifetime
+    # the view (`_view`): the folders its file tree holds (those readable and the denied ones,
+    # which Landlock refuses), and the symbolic links on the way to them
+    shown: tuple[str, ...] = ()
+    links: tuple[tuple[str, str], ...] = ()
 
 
 def _owns_nothing(uids: range) -> bool:
@@ -346,16 +422,24 @@ def uid_block() -> tuple[int, int] | None:
 
 def plan(denied: list[Path], probe: list[str]) -> Plan:
     """`probe`: files a child must be able to read (Python's os.py, torch's __init__.py)."""
-    readable = readable_paths(denied)
-    closed = closed_ancestors(readable)
+    readable, roots = readable_paths(denied), _roots(denied)
+    # the roots whole, denied folders in them too (Landlock refuses those): fewer bind mounts than
+    # the siblings Landlock's rules are cut into (a kit installed in site-packages: every package)
+    shown = outermost([str(Path(p).resolve()) for p in [*roots, *denied] if os.path.exists(p)])
+    links = [
+        (at, says)
+        for at, says in links_on_the_way([*roots, sys.executable, *shown])
+        if not any(Path(at).is_relative_to(s) for s in shown)  # those come with their folder's bind mount
+    ]
+    view = Plan(readable, closed_ancestors(readable), None, None, tuple(shown), tuple(links))
     block = uid_block() if os.getuid() == 0 else None
     if block is None:
-        return Plan(readable, closed, None)
+        return view
     first, fd = block
-    if _can_read_as(first, probe, {}) or bool(closed) and _can_read_as(first, probe, closed):
-        return Plan(readable, closed, first, fd)
+    if _can_read_as(first, probe, None) or bool(view.closed) and _can_read_as(first, probe, view):
+        return dataclasses.replace(view, first_uid=first, lock_fd=fd)
     os.close(fd)
-    return Plan(readable, closed, None)
+    return view
 
 
 def let_go(plan: Plan) -> None:
@@ -421,7 +505,10 @@ def confine(
         if "namespaces" in without:
             raise off
         _namespaces(workdir, disk_mib, uid, slot_uid, plan)
-        state["namespaces"] = f"network and mount (working directory: a {disk_mib} MiB tmpfs)"
+        state["namespaces"] = (
+            f"network, IPC and mount (of the host's files only the folders it may read and the course's;"
+            f" working directory: a {disk_mib} MiB tmpfs)"
+        )
     except OSError as e:
         state["namespaces"] = f"none ({e.strerror or e})"
     try:

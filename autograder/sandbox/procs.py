@@ -5,6 +5,12 @@ process that detaches (double fork, setsid) is reparented to it instead of
 to init, so every process a submission started stays its descendant, found
 through /proc, until it is killed. The session is searched too, as a second
 net.
+
+A process whose main thread has ended while its other threads run on (the
+main thread called pthread_exit or the exit system call) shows as a zombie,
+state Z, though it is alive: its threads, in /proc/PID/task, run the
+submission's code. The sweep counts it alive, and SIGKILL to its pid ends
+every thread. Only a zombie with no thread left is dead already.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ import ctypes
 import os
 import signal
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 PR_SET_CHILD_SUBREAPER = 36
 
@@ -22,26 +28,36 @@ def become_subreaper() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
-def _processes() -> dict[int, tuple[int, int]]:
-    """pid -> (parent pid, session id) of every live process (Linux /proc); zombies are dead already."""
+def _threads_live(pid: str) -> bool:
+    """Whether zombie `pid` still has a thread other than its ended main one."""
+    try:
+        return any(tid != pid for tid in os.listdir(f"/proc/{pid}/task"))
+    except OSError:
+        return False
+
+
+def _processes(zombies: bool = True) -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, session id) of every live process (Linux /proc): a zombie is dead
+    already, but one whose threads live on (`zombies`; without it, as the sweep once was)."""
     out = {}
-    for d in Path("/proc").iterdir():
-        if not d.name.isdigit():
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
             continue
         try:
-            stat = (d / "stat").read_text()
+            with open(f"/proc/{name}/stat") as f:
+                stat = f.read()
         except OSError:
             continue
         # the command name may hold spaces and parentheses: fields follow the last ')'
         fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] != "Z":
-            out[int(d.name)] = (int(fields[1]), int(fields[3]))
+        if fields[0] != "Z" or zombies and _threads_live(name):
+            out[int(name)] = (int(fields[1]), int(fields[3]))
     return out
 
 
-def descendants(root: int, sid: int | None = None) -> list[int]:
-    """Live descendants of `root`, and members of session `sid` if given."""
-    procs = _processes()
+def descendants(root: int, sid: int | None = None, zombies: bool = True) -> list[int]:
+    """Live descendants of `root`, and members of session `sid` if given (`zombies`: `_processes`)."""
+    procs = _processes(zombies)
     children: dict[int, list[int]] = {}
     for pid, (ppid, _) in procs.items():
         children.setdefault(ppid, []).append(pid)
@@ -94,9 +110,19 @@ def _reap(pids: list[int], reap_any: bool) -> None:
             pass
 
 
-def kill_descendants(root: int) -> None:
-    """Called by the subreaper `root` on itself: every process below it dies."""
-    _kill_all(lambda: descendants(root), reap_any=True)
+def kill_descendants(root: int, zombies: bool = True) -> None:
+    """Called by the subreaper `root` on itself: every process below it dies. Without `zombies`
+    (COURSE_SANDBOX_WITHOUT=zombies), a process whose main thread ended is left to run."""
+    _kill_all(lambda: descendants(root, zombies=zombies), reap_any=True)
+
+
+def sweeper(zombies: bool = True) -> Callable[[int], None]:
+    """`kill_descendants` with `zombies` settled, for a process to bind before any student code runs."""
+
+    def sweep(root: int) -> None:
+        kill_descendants(root, zombies)
+
+    return sweep
 
 
 def kill_tree(root: int) -> None:

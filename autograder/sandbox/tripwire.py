@@ -1,15 +1,21 @@
-"""Catching, at run time, a forbidden torch function called on the student's behalf.
+"""Catching, at run time, a forbidden torch computation run on the student's behalf.
 
 The AST check (`forbidden`) reads the solution cell; this one watches what
 runs while the exercise's checks probe it, so `getattr(torch, "logsum" +
-"exp")`, an alias made in another cell, `eval` or `functools.partial` are
-caught too. Two hooks, because torch functions come in two kinds:
+"exp")`, an alias made in another cell, `eval`, `functools.partial`, a
+private or `special` entry point or `torch.ops.aten` are caught too. What is
+forbidden is a computation, not a name (`watch`, decided once per submission,
+before its first line runs):
 
-- functions implemented in C (`torch.logsumexp`, `Tensor.softmax`, ...) and
-  those of `torch.nn.functional` all pass through torch's `__torch_function__`
-  protocol, so a `TorchFunctionMode` sees each call, however it was reached;
-- plain Python code (`torch.optim`, `torch.utils.data`, `default_collate`)
-  starts a Python frame, which `sys.setprofile` sees.
+- the aten operators whose name holds a forbidden name (`operators`:
+  `logsumexp` -> `aten::logsumexp`; `cross_entropy`, which torch always
+  decomposes, is seen as the `_log_softmax` and `nll_loss_forward` it runs).
+  Whatever Python entry point reached it, an operator passes through torch's
+  dispatcher, where a `TorchDispatchMode` sees it by its registered name;
+- torch's own Python code (`torch.optim`, `torch.utils.data`, `torch.nn.init`,
+  the Python references of `torch._refs`): a frame of torch's module whose
+  code's name holds a forbidden name, or in a forbidden package, which
+  `sys.setprofile` sees.
 
 A call counts against the student when the nearest code outside torch that
 led to it is not trusted. Trusted code is what the worker compiled itself,
@@ -21,24 +27,44 @@ folder: torch's own frames are those whose globals are the torch module
 loaded from that file. A probe that calls a student's "function" which is
 really torch's own is caught the same way: the probe is not trusted either.
 
-This runs inside the sandbox, in the student's process: README ("Security")
-says what it can and cannot promise against a student who has read the kit.
-It reports when its hooks were removed; the worker's seal reports when its
-code was changed; the AST checks (`grading.forbidden`, `grading.flags`) and
-the hidden checks still apply.
+Both hooks belong to the thread that set them: `seccomp` makes that the only
+thread. Each hit is reported as it happens (`report`: the sandbox sends it on
+the reply pipe at once), so erasing a record afterwards changes nothing. A
+switch of the profile hook by anyone but the tripwire (`guard`'s audit hook,
+which no code can remove), a direct call of torch's mode-stack functions, or
+a hook found missing at the end of the probe counts as a hit too. What this
+cannot promise against a student who has read the kit is in README, "Security".
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 import sys
-from types import CodeType, FrameType
+from collections.abc import Callable
+from types import CodeType, FrameType, MethodType
+from typing import NamedTuple
 
 import torch
-from torch.overrides import TorchFunctionMode, _get_current_function_mode_stack
+from torch.utils._python_dispatch import TorchDispatchMode
 
 TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+# torch's functions that push or pop a mode: called directly by the student, they pause the watch
+SWITCHES = tuple(
+    getattr(torch._C, name)
+    for name in (
+        "_pop_torch_dispatch_stack",
+        "_push_on_torch_dispatch_stack",
+        "_set_dispatch_mode",
+        "_unset_dispatch_mode",
+        "_pop_torch_function_stack",
+        "_push_on_torch_function_stack",
+        "_set_torch_function_state",
+    )
+    if hasattr(torch._C, name)
+)
+_getprofile, _setprofile, _getframe = sys.getprofile, sys.setprofile, sys._getframe  # bound before student code
 
 
 class Trusted:
@@ -119,65 +145,127 @@ def _caller_line(frame: FrameType | None) -> str:
     return "as the exercise's own function (an alias of torch's)"
 
 
-Watched = tuple[frozenset[str], tuple[str, ...]]  # function names, and package folders
+@functools.cache  # torch's operator table does not change (one walk per name, not per probe)
+def operators(name: str) -> frozenset[str]:
+    """The aten operators that compute `name`: those whose registered name holds it
+    (`log_softmax` -> `aten::_log_softmax`, `aten::special_log_softmax`, ...). Backward operators
+    are left out: they run for a forward one that was already seen, and the autograd engine runs
+    them from whoever calls `backward()`, a reference's graph included."""
+    stem = name.strip("_")
+    return frozenset(
+        op
+        for op in torch._C._dispatch_get_all_op_names()
+        if op.startswith("aten::") and stem in op and "backward" not in op
+    )
+
+
+class Watched(NamedTuple):
+    """What one exercise forbids, resolved before any student code runs."""
+
+    operators: frozenset[str]  # aten operators, by their registered names
+    functions: tuple[str, ...]  # names of torch's Python functions ("kaiming_uniform_", "logsumexp")
+    packages: tuple[str, ...]  # folders of torch's Python packages ("torch/optim/")
+
+    def __bool__(self) -> bool:
+        return bool(self.operators or self.functions or self.packages)
 
 
 def watch(forbidden: list[str]) -> Watched:
-    """What a tripwire watches for `forbidden` (course.toml's names): the function names, and the
-    folders of the packages named (found by importing them: once per exercise, not per probe)."""
+    """What a tripwire watches for `forbidden` (course.toml's names, for one exercise): the
+    operators and Python functions that hold a name, and the folders of the packages named."""
     dirs = {f: _package_dir(f) for f in forbidden}
-    return frozenset(f.rsplit(".", 1)[-1] for f, d in dirs.items() if d is None), tuple(d for d in dirs.values() if d)
+    names = [f.rsplit(".", 1)[-1] for f, d in dirs.items() if d is None]
+    return Watched(
+        frozenset().union(*map(operators, names)),
+        tuple(n.strip("_") for n in names),
+        tuple(d for d in dirs.values() if d),
+    )
 
 
-class Tripwire(TorchFunctionMode):
-    """Use as `with Tripwire(watch(names), trusted):`; `hits` lists the forbidden calls seen,
-    `intact()` says whether both hooks are still in place."""
+class Tripwire(TorchDispatchMode):
+    """Use as `with Tripwire(watched, trusted, report):`. Each forbidden call is passed to `report`
+    as it happens, and kept in `hits` (the first five); `intact()` says whether both hooks are
+    still in place."""
 
-    def __init__(self, watched: Watched, trusted: Trusted):
+    def __init__(self, watched: Watched, trusted: Trusted, report: Callable[[str], None] | None = None):
         super().__init__()
-        self.trusted = trusted
-        self.functions, self.packages = watched
+        self.trusted, self.report = trusted, report
+        self.operators, self.functions, self.packages = watched
         self.hits: list[str] = []
-        self.armed = bool(self.functions or self.packages)
+        self.armed = bool(watched)
+
+    def _record(self, hit: str) -> None:
+        if self.report is not None:
+            self.report(hit)
+        if len(self.hits) < 5 and hit not in self.hits:
+            self.hits.append(hit)
 
     def _hit(self, what: str, frame: FrameType | None) -> None:
         caller = _caller(frame)
-        if caller is not None and self.trusted.ran(caller):
-            return
-        if len(self.hits) < 5:
-            hit = f"{what} called {_caller_line(caller)}"
-            if hit not in self.hits:
-                self.hits.append(hit)
+        if caller is None or not self.trusted.ran(caller):
+            self._record(f"{what} called {_caller_line(caller)}")
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        name = getattr(func, "__name__", "")
-        if name in self.functions:
-            self._hit(f"torch's {name}", sys._getframe(1))
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func._schema.name
+        if name in self.operators:
+            self._hit(f"torch's {name.removeprefix('aten::')}", _getframe(1))
         return func(*args, **(kwargs or {}))
 
     def _profile(self, frame: FrameType, event: str, arg) -> None:
+        if event == "c_call":
+            if arg in SWITCHES and not _torch_frame(frame):
+                self._record("the grader's operator watch was switched off during the check")
+            return
         if event != "call":
             return
         code = frame.f_code
-        if (code.co_name in self.functions or code.co_filename.startswith(self.packages)) and _torch_frame(frame):
+        name = code.co_name
+        if (code.co_filename.startswith(self.packages) or any(f in name for f in self.functions)) and _torch_frame(
+            frame
+        ):
             package = code.co_filename[len(TORCH_DIR) :].rsplit(os.sep, 1)[0].replace(os.sep, ".")
             self._hit(f"torch.{package}'s {code.co_qualname}", frame.f_back)
 
+    def paused(self) -> None:
+        self._record("the grader's call tracing was switched off during the check")
+
+    # The mode goes on first and off last, with the profile hook off: so no switch of ours is seen.
     def __enter__(self):
         if not self.armed:
             return self
-        sys.setprofile(self._profile)
-        return super().__enter__()
+        super().__enter__()
+        _setprofile(self._profile)
+        return self
 
     def __exit__(self, *exc):
         if not self.armed:
             return None
-        sys.setprofile(None)
+        _setprofile(None)
         return super().__exit__(*exc)
 
     def intact(self) -> bool:
         """Both hooks still in place (call inside the `with`)."""
         if not self.armed:
             return True
-        stack = _get_current_function_mode_stack()
-        return bool(stack) and stack[-1] is self and sys.getprofile() == self._profile
+        depth = torch._C._len_torch_dispatch_stack()
+        on_top = depth > 0 and torch._C._get_dispatch_stack_at(depth - 1) is self
+        return on_top and _getprofile() == self._profile
+
+
+_PROFILE = Tripwire._profile
+_OWN = (Tripwire.__enter__.__code__, Tripwire.__exit__.__code__)
+
+
+def _audit(event: str, args: tuple) -> None:
+    """A switch of the profile hook by anyone but a tripwire, while a tripwire's is in place."""
+    if event != "sys.setprofile":
+        return
+    profile = _getprofile()
+    if type(profile) is MethodType and profile.__func__ is _PROFILE and _getframe(1).f_code not in _OWN:
+        profile.__self__.paused()
+
+
+def guard() -> None:
+    """Watch for switches of the profile hook from now on, in this process and its forks (an audit
+    hook cannot be removed): call before any student code runs."""
+    sys.addaudithook(_audit)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import _json
 import builtins
+import json
 import os
 import resource
 import signal
@@ -55,9 +56,9 @@ from types import CodeType, FunctionType, ModuleType
 # kit's sources from a late import.
 from .. import wire
 from ..checks import Inputs, Namespace, registry
-from . import isolation
-from .procs import become_subreaper, kill_descendants
-from .tripwire import Tripwire, Trusted, watch
+from . import isolation, seccomp
+from .procs import become_subreaper, kill_descendants, sweeper
+from .tripwire import Tripwire, Trusted, Watched, guard, watch
 
 NO_MORE_JOBS = 113  # a child's exit code for 'the grader closed the job pipe'
 PRELOAD = [
@@ -221,6 +222,38 @@ def read_job(job_fd: int) -> dict | None:
         return None
 
 
+def job_reader() -> Callable[[int], dict | None]:
+    """`read_job`, made of functions bound now: an exercise's process reads its job after the cells
+    ran, and a cell may have patched json, os or struct."""
+    read, unpack, decode, join = os.read, struct.Struct("<Q").unpack, json.JSONDecoder().decode, b"".join
+
+    def read_exact(fd: int, n: int) -> bytes | None:
+        chunks = []
+        while n:
+            chunk = read(fd, min(n, 1 << 20))
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            n -= len(chunk)
+        return join(chunks)
+
+    def read_job(fd: int) -> dict | None:
+        head = read_exact(fd, 8)
+        body = head and read_exact(fd, unpack(head)[0])
+        return decode(body.decode()) if body else None
+
+    return read_job
+
+
+def one_thread(job: dict, without: frozenset[str]) -> str:
+    """Student code in one thread, the tripwire's (`seccomp`), but where CUDA's driver needs threads."""
+    if "threads" in without:
+        return "none (turned off by COURSE_SANDBOX_WITHOUT)"
+    if uses_cuda(job):
+        return "none on CUDA (its driver starts threads; the tripwire watches the probing thread only)"
+    return seccomp.no_threads()
+
+
 def uses_cuda(job: dict) -> bool:
     """CUDA needs the GPUs' device files writable, and no cap on address space."""
     return any(d.startswith("cuda") for d in job["devices"])
@@ -229,8 +262,10 @@ def uses_cuda(job: dict) -> bool:
 def switched_off() -> frozenset[str]:
     """COURSE_SANDBOX_WITHOUT=...: the layers (isolation's, and "slots") and defences to leave out,
     to see how the kit behaves without them; the security tests show each attack is real this way.
-    The defences: "tripwire" (no run-time watch) and "seal" (the kit stays in sys.modules, and
-    nothing checks that its code is unchanged)."""
+    The defences: "tripwire" (no run-time watch), "seal" (the kit stays in sys.modules, and
+    nothing checks that its code is unchanged), "threads" (no seccomp filter: student code may
+    start threads and processes) and "zombies" (the sandbox's sweeps take a process whose main
+    thread ended for dead, and leave its other threads running: `procs`)."""
     return frozenset(os.environ.get("COURSE_SANDBOX_WITHOUT", "").split(","))
 
 
@@ -397,15 +432,17 @@ def compile_references(
 
 def bind_references(refs: list[tuple[str, CodeType | BaseException]], names: dict) -> list[dict]:
     """Bind the earlier exercises' names to the reference code, so an exercise is graded on its own
-    code alone. Returns those that could not be defined beside the student's code."""
+    code alone. Returns those that could not be defined beside the student's code, without the
+    error's text: student code that raised it (a decorator, a hooked `__build_class__`) had the
+    reference's code in reach, and the text could carry it to the student's feedback."""
     failed = []
     for exercise, code in refs:
         try:
             if isinstance(code, BaseException):
                 raise code
             exec(code, names)
-        except BaseException as e:  # e.g. `@annealer` when the student's annealer is wrong
-            failed.append({"exercise": exercise, "error": error_text(e)})
+        except BaseException:  # e.g. `@annealer` when the student's annealer is wrong
+            failed.append({"exercise": exercise, "error": "withheld"})
     return failed
 
 
@@ -421,13 +458,16 @@ class Probes:
     """An exercise's probes with all they need: the checks, the encoder, the tripwire, all bound
     before any student code ran. Each probe runs under a fresh tripwire, and so does all that may
     meet student code on the way back (resetting torch, encoding the value, the error's text):
-    only plain data is left when the tripwire comes off."""
+    only plain data is left when the tripwire comes off. A forbidden call is sent to the grader
+    the moment the tripwire sees it (`send`), before the probe's own reply."""
 
-    def __init__(self, job: dict, checks: list, trusted: Trusted, without: frozenset[str]):
-        self.job, self.trusted = job, trusted
+    def __init__(self, job: dict, checks: list, trusted: Trusted, watched: Watched, send: Callable[[dict], None]):
+        self.job, self.trusted, self.watched, self.send = job, trusted, watched, send
         self.checks = {c.name: c for c in checks}
-        self.watched = watch([] if "tripwire" in without else job["forbidden"])
         self.encode, self.error_text, self.reset, self.inputs = wire.encode, error_text, reset_torch, Inputs
+
+    def hit(self, what: str) -> None:
+        self.send({"kind": "hit", "what": what})
 
     def run(self, names: dict, seal: Seal | None, tampered: bool = False) -> Iterator[dict]:
         """Each asked-for check on each device, one reply each, in the order the grader expects.
@@ -442,7 +482,7 @@ class Probes:
     def probe(self, check, ns: Namespace, device: str, seal: Seal | None, tampered: bool = False) -> dict:
         """One probe: its value's plain encoding (`wire`) or its error, what the tripwire saw, and
         whether the kit's code is still what `seal` took before any student code ran."""
-        tripwire = Tripwire(self.watched, self.trusted)
+        tripwire = Tripwire(self.watched, self.trusted, self.hit)
         with tripwire:
             try:
                 self.reset()  # whatever the previous probe changed
@@ -450,10 +490,10 @@ class Probes:
             except BaseException as e:
                 reply = {"error": self.error_text(e)}
             if not tripwire.intact():
-                tripwire.hits.append("the grader's call tracing was switched off during the check")
+                tripwire.paused()
             if tampered or seal is not None and seal.broken():
-                tripwire.hits.append("the grader's own code was changed at run time")
-        return {**reply, **({"forbidden": tripwire.hits} if tripwire.hits else {})}
+                self.hit("the grader's own code was changed at run time")
+        return reply
 
 
 def exit_status(status: int) -> dict:
@@ -486,11 +526,15 @@ class Exercises:
     ):
         self.job, self.cells, self.trusted, self.without = job, cells, trusted, without
         (self.job_fd, self.sender), self.send = io, io[1](job["nonce"])
+        self.read_job = job_reader()
+        # every exercise's forbidden calls, from the cells' message: a later job cannot change them
+        self.watches = {ex: watch([] if "tripwire" in without else names) for ex, names in job["forbidden"].items()}
+        self.one_task = not ("threads" in without or job.get("inline") or uses_cuda(job))
         self.checks = registry(job["module"])
         self.compile = trusted.compile
         self.fork, self.wait, self.exit, self.close, self.pid = os.fork, os.waitpid, os._exit, os.close, os.getpid()
         self.files = files
-        self.kill = kill_descendants
+        self.kill = sweeper("zombies" not in without)
 
     def serve(self, names: dict, seal: Seal | None) -> int:
         """`names`: the notebook's globals, as the cells left them (not held here: the seal would
@@ -525,7 +569,9 @@ class Exercises:
         CPU: one CUDA context per submission) is followed by the next exercise's, in this process,
         as long as its device still works."""
         self.files.enter(device_files(self.job))
-        job = read_job(self.job_fd)
+        if self.one_task:
+            seccomp.no_tasks()  # no thread, no process: the probing thread is the only one
+        job = self.read_job(self.job_fd)
         while job is not None:
             job = {**self.job, **job}
             if not job["stay"]:
@@ -534,7 +580,7 @@ class Exercises:
             self.sender(job["nonce"])({"kind": "done", "more": job["stay"] and healthy})
             if not (job["stay"] and healthy):
                 return 0
-            job = read_job(self.job_fd)
+            job = self.read_job(self.job_fd)
         return NO_MORE_JOBS
 
     def grade(self, job: dict, names: dict, seal: Seal | None) -> tuple[bool, Seal | None]:
@@ -544,7 +590,8 @@ class Exercises:
         tampered = seal is not None and seal.broken()  # by student code, before the references join the seal
         refs = compile_references(job["refs"], self.compile)
         seal = seal and seal.renewed()
-        probes = Probes(job, self.checks.for_exercise(job["exercise"]), self.trusted, self.without)
+        watched = self.watches.get(job["exercise"], watch([]))
+        probes = Probes(job, self.checks.for_exercise(job["exercise"]), self.trusted, watched, send)
         send({"kind": "refs", "failed": bind_references(refs, names)})
         own = rerun_own_cell(self.cells, job, names)
         if own is not None:
@@ -585,12 +632,14 @@ def child(job_fd: int, result_fd: int, plan: isolation.Plan, slot: int) -> int:
     send = sender(job["nonce"])
     without = switched_off()
     layers = confine(job, plan, slot, without)
+    layers["threads"] = one_thread(job, without)
     send({"kind": "isolation", "layers": layers})
     if job["strict"] and isolation.missing(layers):
         return 0  # the grader refuses to go on; no student code has run
     limit_resources(job["limits"], uses_cuda(job))
     become_subreaper()  # what an exercise's process leaves behind comes back to us, to be killed
 
+    guard()  # from here on, a switch of the tripwire's profile hook is a hit
     names = notebook_globals()
     trusted = Trusted(names)
     cells = compile_cells(job["cells"], trusted)
@@ -662,7 +711,8 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str, plan: isola
     `slot` is the submission's among those graded at once (its children's uid)."""
     isolation.let_go(plan)
     registry(module)
-    uid = isolation.uid_for(plan, slot, switched_off())
+    without = switched_off()
+    uid = isolation.uid_for(plan, slot, without)
     if uid is not None and not plan.closed:  # where no tmpfs can be mounted, the slot's uid works here
         os.chown(".", uid, uid)  # (with Python in a closed folder, it stays uid 0 there: see isolation)
     # orphans of a child (a double fork, setsid) become ours, so none escapes the cleanup
@@ -679,7 +729,7 @@ def parent(job_fd: int, result_fd: int, status_fd: int, module: str, plan: isola
             finally:
                 os._exit(code)
         _, status = os.waitpid(pid, 0)
-        kill_descendants(os.getpid())  # whatever the child left running, detached or not
+        kill_descendants(os.getpid(), "zombies" not in without)  # whatever the child left running, detached or not
         ended = exit_status(status)
         wire.write_message(status_fd, {"kind": "exit", **ended})
         # A student may exit with this code too: the grader then sees the exit and starts afresh.
