@@ -186,13 +186,3 @@ def _json_object(body: bytes) -> dict:
     if not isinstance(message, dict):
         raise WireError("reply is not an object")
     return message
-
-
-def read_message(fd: int, max_bytes: int, read_exact) -> dict:
-    """Read one length-prefixed message from a blocking fd; `read_exact(fd, n)` reads n bytes.
-    The sandbox reads its jobs so: the grader's, taken as they are (a notebook's code may hold
-    any number of commas)."""
-    (size,) = struct.unpack("<Q", read_exact(fd, 8))
-    if size > max_bytes:
-        raise WireError(f"reply of {size} bytes is over the cap of {max_bytes}")
-    return _json_object(read_exact(fd, size))

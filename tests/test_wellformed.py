@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 import re
 import time
 import xml.etree.ElementTree as ET
@@ -108,11 +109,20 @@ def test_honest_replies_fit_the_bound_with_room_to_spare():
     assert wire.decode(wire.parse_message(body.encode())["value"]).shape == (9 << 20,)
 
 
-def test_the_sandbox_reads_its_jobs_whole():
+def test_the_sandbox_reads_its_jobs_whole(tmp_path):
     """The bound is the replies': a job carries the notebook's code, commas and all."""
+    from autograder.sandbox.worker import job_reader
+
     body = json.dumps({"cells": [{"source": "x = [" + "0, " * wire.MAX_VALUES + "]"}]}).encode()
-    pipe = io.BytesIO(len(body).to_bytes(8, "little") + body)
-    job = wire.read_message(0, 1 << 30, lambda fd, n: pipe.read(n))
+    path = tmp_path / "job"
+    path.write_bytes(len(body).to_bytes(8, "little") + body)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        read_job = job_reader()
+        job = read_job(fd)
+        assert read_job(fd) is None, "the end of the pipe is no job"
+    finally:
+        os.close(fd)
     assert job["cells"][0]["source"].count(",") == wire.MAX_VALUES
 
 

@@ -78,17 +78,6 @@ class CellTimeout(BaseException):
     """A cell ran past the cell time limit (BaseException: `except Exception` cannot swallow it)."""
 
 
-def _read_exact(fd: int, n: int) -> bytes:
-    chunks = []
-    while n:
-        chunk = os.read(fd, min(n, 1 << 20))
-        if not chunk:
-            raise EOFError
-        chunks.append(chunk)
-        n -= len(chunk)
-    return b"".join(chunks)
-
-
 def _notebook_line(exc: BaseException) -> str:
     """' (cell 7, line 3)' for the innermost frame in notebook code."""
     where = ""
@@ -212,19 +201,15 @@ def limit_resources(limits: dict, cuda: bool) -> None:
 # -- one child per submission, one grandchild per exercise: the steps, in the order taken --------
 
 
-def read_job(job_fd: int) -> dict | None:
-    """A job, or None when the grader has closed the pipe. The pipe stays open: the cells' process
-    keeps it for the exercises' processes it forks, and an exercise's process closes it itself
-    before any student code runs (`Exercises.exercise`), unless the next job is its too."""
-    try:
-        return wire.read_message(job_fd, 1 << 30, _read_exact)
-    except EOFError:
-        return None
+JOB_BYTES = 1 << 30  # the grader's jobs, taken as they are: a notebook's code may be long
 
 
 def job_reader() -> Callable[[int], dict | None]:
-    """`read_job`, made of functions bound now: an exercise's process reads its job after the cells
-    ran, and a cell may have patched json, os or struct."""
+    """`read_job(fd)`: a job, or None when the grader has closed the pipe. Made of functions bound
+    when the child starts: an exercise's process reads its job after the cells ran, and a cell may
+    have patched json, os or struct. The pipe stays open: the cells' process keeps it for the
+    exercises' processes it forks, and an exercise's process closes it itself before any student
+    code runs (`Exercises.exercise`), unless the next job is its too."""
     read, unpack, decode, join = os.read, struct.Struct("<Q").unpack, json.JSONDecoder().decode, b"".join
 
     def read_exact(fd: int, n: int) -> bytes | None:
@@ -239,8 +224,12 @@ def job_reader() -> Callable[[int], dict | None]:
 
     def read_job(fd: int) -> dict | None:
         head = read_exact(fd, 8)
-        body = head and read_exact(fd, unpack(head)[0])
-        return decode(body.decode()) if body else None
+        if head is None:
+            return None
+        if (size := unpack(head)[0]) > JOB_BYTES:
+            raise wire.WireError(f"a job of {size} bytes is over the cap of {JOB_BYTES}")
+        body = read_exact(fd, size)
+        return decode(body.decode()) if body is not None else None
 
     return read_job
 
@@ -523,13 +512,14 @@ class Exercises:
         io: tuple,
         files: isolation.ExerciseFiles,
         without: frozenset[str],
+        one_task: bool,
     ):
-        self.job, self.cells, self.trusted, self.without = job, cells, trusted, without
-        (self.job_fd, self.sender), self.send = io, io[1](job["nonce"])
-        self.read_job = job_reader()
+        """`io`: the job pipe, its reader and the sender; `one_task`: each exercise's process
+        forbids itself threads and processes (where the cells' process has its `seccomp` layer)."""
+        self.job, self.cells, self.trusted, self.without, self.one_task = job, cells, trusted, without, one_task
+        (self.job_fd, self.read_job, self.sender), self.send = io, io[2](job["nonce"])
         # every exercise's forbidden calls, from the cells' message: a later job cannot change them
         self.watches = {ex: watch([] if "tripwire" in without else names) for ex, names in job["forbidden"].items()}
-        self.one_task = not ("threads" in without or job.get("inline") or uses_cuda(job))
         self.checks = registry(job["module"])
         self.compile = trusted.compile
         self.fork, self.wait, self.exit, self.close, self.pid = os.fork, os.waitpid, os._exit, os.close, os.getpid()
@@ -625,6 +615,7 @@ def child(job_fd: int, result_fd: int, plan: isolation.Plan, slot: int) -> int:
     student's code bound and sealed, before any student code runs. The
     replies go out in the one order the grader accepts (`box.Sandbox`).
     """
+    read_job = job_reader()
     job = read_job(job_fd)
     if job is None:
         return NO_MORE_JOBS
@@ -644,7 +635,8 @@ def child(job_fd: int, result_fd: int, plan: isolation.Plan, slot: int) -> int:
     trusted = Trusted(names)
     cells = compile_cells(job["cells"], trusted)
     files = isolation.exercise_files(plan, layers)
-    exercises = Exercises(job, cells, trusted, (job_fd, sender), files, without)
+    one_task = not layers["threads"].startswith("none")
+    exercises = Exercises(job, cells, trusted, (job_fd, read_job, sender), files, without, one_task)
     _settle(_kit_modules())
     seal = None if "seal" in without else Seal([*_kit_modules(), exercises, send])
     if seal is not None:
