@@ -116,12 +116,13 @@ def _roots(denied: list[Path]) -> list[str]:
     if os.environ.get("MPLCONFIGDIR"):
         roots.append(os.environ["MPLCONFIGDIR"])
     denied = [d.resolve() for d in denied]
+    path = [p for p in sys.path if os.path.isabs(p) and os.path.isdir(p)]
+    # and the packages linked into those folders from elsewhere (a venv whose packages are links to
+    # another's, a Nix or conda store): a lazy import reads the link's target, which neither a bind
+    # mount of the folder nor a Landlock rule on it brings along
+    linked = [os.path.realpath(e.path) for p in path for e in os.scandir(p) if e.is_symlink() and e.is_dir()]
     roots += [
-        p
-        for p in sys.path
-        if os.path.isabs(p)
-        and os.path.isdir(p)
-        and not any(Path(p).resolve() == d or d in Path(p).resolve().parents for d in denied)
+        p for p in path + linked if not any(Path(p).resolve() == d or d in Path(p).resolve().parents for d in denied)
     ]
     return list(dict.fromkeys(roots))
 
