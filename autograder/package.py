@@ -111,6 +111,7 @@ def write(course: Course, out: Path) -> Path:
     shutil.copytree(KIT_DIR, out / "autograder", ignore=shutil.ignore_patterns(*SKIP))
     for module in (out / "autograder" / "checks").glob("*.py"):
         strip_hidden_checks(module)
+        strip_unused_helpers(module)
     kit = tomllib.loads((course.root / "pyproject.toml").read_text())
     project = kit["project"]
     # the kit's own package data (the pages' templates, the Gradescope scripts), so the two never drift
@@ -139,19 +140,72 @@ def write(course: Course, out: Path) -> Path:
 def strip_hidden_checks(path: Path) -> int:
     """Delete every probe of `path` that is not `@check(..., visible=True)`: the self-check runs
     only the visible ones, and a hidden check's inputs and rules stay with the instructor.
-    Whole lines go (decorators to the end of the function), so the rest keeps its comments.
-    Returns how many were deleted."""
+    Whole lines go (decorators to the end of the function), so the rest keeps its comments. The
+    docstring of a function that made hidden checks goes too, since it may describe them
+    (`_schedule_checks`: "random ends and positions"). Returns how many checks were deleted."""
     source = path.read_text()
-    spans = [
-        (min(d.lineno for d in node.decorator_list), node.end_lineno)
-        for node in ast.walk(ast.parse(source))
+    tree = ast.parse(source)
+    hidden = [
+        node
+        for node in ast.walk(tree)
         if isinstance(node, ast.FunctionDef) and any(_is_hidden_check(d) for d in node.decorator_list)
     ]
+    spans = [(min(d.lineno for d in node.decorator_list), node.end_lineno) for node in hidden]
+    for maker in ast.walk(tree):
+        if isinstance(maker, ast.FunctionDef) and maker not in hidden and ast.get_docstring(maker) is not None:
+            doc = maker.body[0]
+            if doc.lineno > maker.lineno and any(h in ast.walk(maker) for h in hidden):
+                spans.append((doc.lineno, doc.end_lineno))
+    _delete_lines(path, source, spans)
+    return len(hidden)
+
+
+def strip_unused_helpers(path: Path) -> list[str]:
+    """Delete the module-level private functions and classes of `path` that nothing in it uses
+    once its hidden checks are gone (`_random_ends` drew only hidden checks' inputs): the student
+    package keeps what its visible checks run, and no hint of what else the grade tries. Again
+    until none is left, since a deleted helper may have been the last user of another (`_conv_net`
+    of `_Conv`). Returns the names deleted."""
+    deleted: list[str] = []
+    while True:
+        source = path.read_text()
+        tree = ast.parse(source)
+        helpers = [
+            node
+            for node in tree.body
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and node.name.startswith("_")
+            and not node.name.startswith("__")
+            and node.name != "_"  # the probes themselves, registered by their decorator
+        ]
+        unused = [node for node in helpers if node.name not in _names_used(tree, outside=node)]
+        if not unused:
+            return deleted
+        spans = [(min([n.lineno for n in node.decorator_list] + [node.lineno]), node.end_lineno) for node in unused]
+        _delete_lines(path, source, spans)
+        deleted += [node.name for node in unused]
+
+
+def _names_used(tree: ast.Module, outside: ast.AST) -> set[str]:
+    """Every name read in `tree`, as a name or an attribute, but within `outside`."""
+    inside = set(map(id, ast.walk(outside)))
+    used = set()
+    for node in ast.walk(tree):
+        if id(node) in inside:
+            continue
+        if isinstance(node, ast.Name):
+            used.add(node.id)
+        elif isinstance(node, ast.Attribute):
+            used.add(node.attr)
+    return used
+
+
+def _delete_lines(path: Path, source: str, spans: list[tuple[int, int]]) -> None:
+    """Write `source` to `path` without the lines of `spans` (1-based, inclusive, not overlapping)."""
     lines = source.splitlines(keepends=True)
     for first, last in sorted(spans, reverse=True):
         del lines[first - 1 : last]
     path.write_text("".join(lines))
-    return len(spans)
 
 
 def _is_hidden_check(decorator: ast.expr) -> bool:

@@ -98,3 +98,39 @@ def test_every_exercise_has_checks_and_a_visible_one(course):
             assert len(mine) >= 3, f"{ex} has {len(mine)} checks"
             assert any(c.visible for c in mine), f"{ex} has no check in the student's self-check"
         assert {c.exercise for c in reg.checks} <= set(a.exercises), "a check for an unknown exercise"
+
+
+def test_readme_names_every_earlier_answer_each_release_holds(course):
+    """What `course release` notes (`release.revealed`, read from the release notebooks) is in
+    README, for instructors (a line per release folder) and for students (a line per notebook),
+    each line naming every earlier answer that release holds; and a release said to hold nothing
+    holds nothing."""
+    readme = (ROOT / "README.md").read_text()
+    students = readme[readme.index("## For students") :]
+    students = students[: students.index("\n## ", 1)]
+    instructors = readme[: readme.index("## For students")]
+    for a, shown in release.revealed(course).items():
+        answers = [(earlier, ex) for earlier, exercises in shown.items() for ex in exercises]
+        for part, key in ((instructors, f"`release/{a}`"), (students, f"`{a}` holds")):
+            entry = _bullet(part, key)
+            if not answers:
+                assert entry is None or "no earlier answer" in entry, f"README says {a} holds answers: {entry}"
+                continue
+            assert entry is not None, f"README does not say what {a} holds ({key})"
+            missing = [f"{earlier}'s {ex}" for earlier, ex in answers if earlier not in entry or f"`{ex}`" not in entry]
+            assert not missing, f"README's line for {a} does not name {missing}: {entry}"
+
+
+def _bullet(text: str, key: str) -> str | None:
+    """The list item of `text` that mentions `key`, with its continuation lines; None if none does."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("- ") and key in line:
+            indent = len(line) - len(line.lstrip()) + 2
+            item = [line]
+            for more in lines[i + 1 :]:
+                if not more.strip() or len(more) - len(more.lstrip()) < indent:
+                    break
+                item.append(more)
+            return " ".join(s.strip() for s in item)
+    return None

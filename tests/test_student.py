@@ -117,6 +117,8 @@ def test_dependencies_trace_exercises_to_the_ones_they_use():
 def test_release_reports_the_answers_each_notebook_reveals(course):
     shown = release.revealed(course)
     assert shown["05_anneal"].get("04_callbacks", []) == ["Runner", "AvgStats"]
+    assert shown["05_anneal"].get("03_minibatch_training", []) == ["accuracy", "get_dls"]
+    assert shown["04_callbacks"] == {"03_minibatch_training": ["accuracy", "get_dls"]}
     for a in ASSIGNMENTS:
         assert a not in shown[a], f"{a}'s release holds its own answers"
 
@@ -260,6 +262,54 @@ def test_the_student_package_holds_no_hidden_check(course, tmp_path):
     assert sum(theirs.values()) < sum(ours.values())  # there were hidden checks to take out
     for module in (tree / "autograder" / "checks").glob("*.py"):
         assert package.strip_hidden_checks(module) == 0, f"{module.name} still holds a hidden check"
+
+
+def _private_defs(code: str) -> dict[str, int]:
+    """Module-level private functions and classes of `code` -> how many times a name or an
+    attribute reads them (f-strings included, which a token count would miss)."""
+    tree = ast.parse(code)
+    names = [
+        n.name
+        for n in tree.body
+        if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name.startswith("_") and n.name != "_"
+    ]
+    reads = [
+        n.id if isinstance(n, ast.Name) else n.attr for n in ast.walk(tree) if isinstance(n, ast.Name | ast.Attribute)
+    ]
+    return {name: reads.count(name) for name in names if not name.startswith("__")}
+
+
+def _hidden_check_makers(code: str) -> list[str]:
+    """Functions of `code` that define a hidden check inside them and carry a docstring."""
+    tree = ast.parse(code)
+    return [
+        f.name
+        for f in ast.walk(tree)
+        if isinstance(f, ast.FunctionDef)
+        and ast.get_docstring(f)
+        and any(
+            isinstance(g, ast.FunctionDef) and g is not f and any(package._is_hidden_check(d) for d in g.decorator_list)
+            for g in ast.walk(f)
+        )
+    ]
+
+
+def test_the_student_package_holds_no_code_only_hidden_checks_use(course, tmp_path):
+    """Once the hidden checks are out, so is what only they used: no private helper of a checks
+    module goes unused (`_random_ends`, `_conv_net`), and no function that made hidden checks keeps
+    a docstring that may describe them."""
+    kit = {p.name: p.read_text() for p in (ROOT / "autograder" / "checks").glob("*.py")}
+    assert "_random_ends" in _private_defs(kit["anneal.py"]) and "_conv_net" in _private_defs(kit["init.py"])
+    makers = {m for code in kit.values() for m in _hidden_check_makers(code)}
+    assert "_schedule_checks" in makers  # its docstring names "random ends and positions"
+    tree = package.write(course, tmp_path / "pkg")
+    for module in sorted((tree / "autograder" / "checks").glob("*.py")):
+        code = module.read_text()
+        unused = [name for name, uses in _private_defs(code).items() if not uses]
+        assert not unused, f"{module.name} keeps helpers nothing in the student package uses: {unused}"
+        kept = {f.name: ast.get_docstring(f) for f in ast.walk(ast.parse(code)) if isinstance(f, ast.FunctionDef)}
+        described = [m for m in makers if kept.get(m)]
+        assert not described, f"{module.name}: functions that made hidden checks keep their docstrings: {described}"
 
 
 def test_the_answer_search_finds_an_answer(course, tmp_path):
