@@ -86,6 +86,7 @@ def cmd_grade(course: config.Course, args) -> int:
             course, args.assignment, subs, devices, seed, on_result=show, workers=args.workers, store=kept
         )
     show.done()
+    _nbgrader_layout(results, subs)
     if args.json:
         report.write_json(args.json, results)
     if args.gradescope:
@@ -99,6 +100,25 @@ def cmd_grade(course: config.Course, args) -> int:
         print(f"feedback: {len(pages)} page(s) in {args.feedback}", file=sys.stderr)
     report.table(results, sys.stdout, detail=args.detail)
     return 0
+
+
+def _nbgrader_layout(results: list[dict], subs: list[tuple[str, Path]]) -> None:
+    """Submissions in nbgrader's `submitted/<student>/<assignment>/`: each result takes the
+    submission's timestamp.txt (so `course gradebook` records it, and nbgrader's late penalty can
+    apply), and `autograded/<student>/<assignment>/` beside `submitted/` gets the notebook with its
+    grading outcome, as `nbgrader autograde` leaves it (formgrader's submission view opens it)."""
+    from .outputs import autograded
+
+    for result, (_, path) in zip(results, subs, strict=True):
+        folder = path.parent
+        if len(path.parents) < 4 or folder.parent.parent.name != "submitted":
+            continue
+        stamp = folder / "timestamp.txt"
+        if stamp.is_file():
+            result["timestamp"] = stamp.read_text(encoding="utf-8", errors="replace").strip()
+        out = folder.parent.parent.parent / "autograded" / folder.parent.name / folder.name
+        if written := autograded.write(path, result, out, stamp):
+            print(f"autograded: {written}", file=sys.stderr)
 
 
 def _start_pool(root: Path, module: str) -> None:
@@ -234,6 +254,40 @@ def cmd_gradebook(course: config.Course, args) -> int:
     return 0
 
 
+def cmd_watch(course: config.Course, args) -> int:
+    """Grade what students hand in through nbgrader's exchange, as it arrives (`autograder.watch`)."""
+    from . import exchange, watch
+
+    names = args.assignments or list(course.assignments)
+    for name in names:
+        course.assignment(name)
+    if args.strict:
+        course = dataclasses.replace(course, strict=True)
+    nbgrader_args = [a for a in args.nbgrader_args if a != "--"]
+    nb = exchange.load(course.root, nbgrader_args)  # before the pool starts: a bad config stops it at once
+    devices = _devices(course, args.device)
+    watcher = watch.Watcher(
+        course,
+        nb,
+        names,
+        devices,
+        args.db or course.gradebook_url,
+        args.store or course.root / ".grades",
+        workers=args.workers,
+        say=lambda line: print(line, flush=True),
+    )
+    print(f"watching {nb.inbound} for {', '.join(names)}", file=sys.stderr, flush=True)
+    try:
+        if args.once:
+            done = watcher.once()
+            print(f"{len(done)} submission(s) graded", file=sys.stderr)
+        else:
+            watcher.forever(watch.stop_on_signals())
+    finally:
+        watcher.close()
+    return 0
+
+
 def _course_root(root: Path | None) -> Path | None:
     """The course folder when the self-check runs in the kit (a sample); None in a student's folder."""
     try:
@@ -330,6 +384,39 @@ def parser() -> argparse.ArgumentParser:
         help="nbgrader's database URL (default: [nbgrader] db of course.toml, sqlite:///<course>/gradebook.db)",
     )
     b.set_defaults(run=cmd_gradebook)
+    w = sub.add_parser(
+        "watch", help="grade what students hand in with `nbgrader submit`, and hand back feedback at once"
+    )
+    w.add_argument(
+        "--assignment",
+        action="append",
+        dest="assignments",
+        metavar="NAME",
+        help="an assignment to watch (repeatable; default: every one of course.toml)",
+    )
+    w.add_argument(
+        "--once", action="store_true", help="grade what is waiting, then return (default: run until stopped)"
+    )
+    w.add_argument("--device", choices=["cpu", "cuda", "all"])
+    w.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="submissions graded at once (default: the cores)"
+    )
+    w.add_argument(
+        "--db",
+        metavar="URL",
+        help="nbgrader's database URL (default: [nbgrader] db of course.toml, sqlite:///<course>/gradebook.db)",
+    )
+    w.add_argument(
+        "--store", type=Path, help="where grades and the record of what was graded are kept (default: .grades)"
+    )
+    w.add_argument("--strict", action="store_true", help="refuse to grade unless every isolation layer is in force")
+    w.add_argument(
+        "nbgrader_args",
+        nargs=argparse.REMAINDER,
+        metavar="-- NBGRADER_OPTION",
+        help="after --, options as nbgrader's commands take them (--Exchange.root=DIR, --CourseDirectory.course_id=ID)",
+    )
+    w.set_defaults(run=cmd_watch)
     p = sub.add_parser("student-package", help="the checker without the answers, for students (GitHub Classroom)")
     p.add_argument(
         "--out", type=Path, default=Path("student-package"), help="where to write it (default: student-package/)"
@@ -387,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
         # a report needs no course; a self-check finds its release data itself (a student has no course.toml)
         course = None if args.run in (cmd_report, cmd_check) else config.load(args.root)
         return args.run(course, args)
-    except (config.ConfigError, release.ReleaseError, SandboxError) as e:
+    except (config.ConfigError, release.ReleaseError, SandboxError) as e:  # exchange.ExchangeError too
         print(f"course: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # e.g. a report path that cannot be written

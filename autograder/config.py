@@ -105,6 +105,28 @@ class FlagLimits:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """[watch] of course.toml: `course watch`, which grades what students hand in through nbgrader's
+    exchange. Instant feedback invites guessing hidden checks by resubmitting, so only
+    `full_feedbacks` graded feedbacks per student and assignment in any `window_hours` show the
+    hidden checks; the others show the visible checks only, and say when the next full one is due.
+    Every submission is graded and kept either way."""
+
+    full_feedbacks: int = 3  # feedbacks with the hidden checks, per student, assignment and window
+    window_hours: float = 24.0  # the sliding window, by the submissions' timestamps
+    poll_seconds: float = 1.0  # how often the running watcher looks at the exchange's inbound
+
+    def __post_init__(self):
+        v = self.full_feedbacks
+        if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+            raise ValueError(f"[watch] full_feedbacks = {v!r}: not a whole number of 0 or more")
+        for key in ("window_hours", "poll_seconds"):
+            v = getattr(self, key)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < math.inf:
+                raise ValueError(f"[watch] {key} = {v!r}: not a number above 0")
+
+
+@dataclass(frozen=True)
 class Course:
     root: Path
     devices: list[str]
@@ -122,6 +144,7 @@ class Course:
     student_package: str = "git+https://github.com/OWNER/REPO-check@main"
     gradescope: Gradescope = field(default_factory=Gradescope)
     similar: Similar = field(default_factory=Similar)
+    watch: Watch = field(default_factory=Watch)
 
     @property
     def gradebook_url(self) -> str:
@@ -208,6 +231,7 @@ def load(root: Path | None = None) -> Course:
             student_package=str(raw.get("classroom", {}).get("student_package", Course.student_package)),
             gradescope=Gradescope(**raw.get("gradescope", {})),
             similar=Similar(**raw.get("similar", {})),
+            watch=Watch(**raw.get("watch", {})),
         )
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{path}: not valid TOML: {e}") from None

@@ -167,3 +167,34 @@ def test_the_default_database_is_nbgraders_file_in_the_course(course_config, tmp
         (ROOT / "course.toml").read_text().replace('db = "gradebook.db"', 'db = "postgresql://grader@db/course"')
     )
     assert config.load(tmp_path).gradebook_url == "postgresql://grader@db/course"
+
+
+def test_timestamps_and_failing_checks_reach_the_gradebook(report, tmp_path):
+    """A report of nbgrader's submitted/ carries timestamp.txt's time; failing checks become the
+    solution cells' auto_comment, which formgrader shows a grader."""
+    from autograder.outputs.gradebook import MOST_CHECKS
+
+    results = json.loads(report.read_text())["results"]
+    results[1]["timestamp"] = "2026-03-01 12:30:00.000001 UTC"
+    stamped = tmp_path / "stamped.json"
+    stamped.write_text(json.dumps({"results": results}))
+    db = f"sqlite:///{tmp_path / 'gradebook.db'}"
+    proc = course("gradebook", str(stamped), "--db", db)
+    assert proc.returncode == 0, proc.stderr
+    with Gradebook(db) as gb:
+        assert gb.find_submission(A, "buggy").timestamp.isoformat() == "2026-03-01T12:30:00.000001"
+        assert gb.find_submission(A, "perfect").timestamp is None
+        wrong = [e for e in results[1]["exercises"] if e["status"] != "passed"]
+        assert wrong
+        for e in results[1]["exercises"]:
+            comment = gb.find_comment(e["id"], A, A, "buggy").auto_comment
+            if e["status"] == "passed":
+                assert comment is None
+            else:
+                failing = [c["name"] for c in e["checks"] if not c["passed"]]
+                assert comment.startswith(e["status"]) and all(n in comment for n in failing[:MOST_CHECKS])
+    results[1]["timestamp"] = "the day after tomorrow"
+    stamped.write_text(json.dumps({"results": results}))
+    proc = course("gradebook", str(stamped), "--db", f"sqlite:///{tmp_path / 'other.db'}")
+    assert proc.returncode == 2 and str(stamped) in proc.stderr and "timestamp" in proc.stderr
+    assert "Traceback" not in proc.stderr

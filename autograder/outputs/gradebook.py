@@ -5,7 +5,10 @@ into the database nbgrader's formgrader reads: the assignment, its notebook
 `<a>` and its grade and solution cells as nbgrader's `generate_assignment`
 records them (it is run for that, on a scratch copy of the source notebook,
 unless the database already holds them), the student, the submission, and
-per exercise the `auto_score` of its grade cell `<id>_tests`.
+per exercise the `auto_score` of its grade cell `<id>_tests` and, on its solution cell `<id>`,
+an `auto_comment` naming the failing checks (formgrader shows it beside the cell). `record`
+does the same for one result with its submission's timestamp (`course watch`), and applies
+nbgrader's own late penalty (`AssignLatePenalties`, with the course's `LateSubmissionPlugin`).
 
 Every file is read and checked before anything is written, so a bad file
 leaves the database as it was. A student graded before is updated in place.
@@ -13,6 +16,7 @@ leaves the database as it was. A student graded before is updated in place.
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 import subprocess
@@ -50,6 +54,24 @@ class Entry:
     scores: dict[str, float]  # grade cell id -> auto_score
     score: float
     max_score: float
+    comments: dict[str, str]  # solution cell id -> auto_comment ("" when every check passed)
+    timestamp: datetime.datetime | None = None  # the submission's, from nbgrader's timestamp.txt (UTC)
+
+
+MOST_CHECKS = 5  # failing checks an auto_comment names; the feedback page has them all
+
+
+def auto_comment(exercise: dict) -> str:
+    """What formgrader shows a grader on the exercise's solution cell: its status and failing checks."""
+    if exercise["status"] == "passed":
+        return ""
+    lines = [f"{exercise['status']}: {exercise.get('message') or ''}".rstrip(": ")]
+    failing = [c for c in exercise.get("checks", []) if not c["passed"]]
+    for c in failing[:MOST_CHECKS]:
+        lines.append(f"- {c['name']} [{c['device']}]: {c['message']}".rstrip(": "))
+    if len(failing) > MOST_CHECKS:
+        lines.append(f"- ... and {len(failing) - MOST_CHECKS} more failing checks")
+    return "\n".join(lines)
 
 
 def _read_cells(course: Course, name: str) -> Cells:
@@ -118,7 +140,16 @@ def _entry(course: Course, where: str, path: Path, r: report.Result, cells: dict
                 f"but its grade cell {cell} is worth {grade[cell]:g}"
             )
         scores[cell] = float(e["score"])  # within 0 and max_score: `report.validate_result` saw to it
-    return Entry(path, r["student"], name, scores, sum(scores.values()), sum(grade.values()))
+    comments = {e["id"]: auto_comment(e) for e in r["exercises"] if e["id"] in cells[name].solution}
+    stamp = None
+    if r.get("timestamp") is not None:  # `course grade` of nbgrader's submitted/: its timestamp.txt
+        from nbgrader.utils import parse_utc
+
+        try:
+            stamp = parse_utc(str(r["timestamp"]))
+        except (ValueError, OverflowError):
+            raise GradebookError(f"{where}: timestamp {r['timestamp']!r} is not a time nbgrader can read") from None
+    return Entry(path, r["student"], name, scores, sum(scores.values()), sum(grade.values()), comments, stamp)
 
 
 def _has_cells(gb, name: str, cells: Cells) -> bool:
@@ -162,39 +193,123 @@ def record_assignment(course: Course, name: str, db_url: str) -> None:
             )
 
 
-def fill(
-    course: Course, paths: list[Path], db_url: str | None = None, say: Callable[[str], None] = print
-) -> list[Entry]:
-    """Check every file, then record every result in the gradebook at `db_url`."""
-    from nbgrader.api import Gradebook, MissingEntry
+def _ensure_assignments(course: Course, db_url: str, cells: dict[str, Cells]) -> None:
+    """Record every assignment of `cells` the gradebook lacks (nbgrader's generate_assignment)."""
+    from nbgrader.api import Gradebook
 
-    db_url = db_url or course.gradebook_url
-    entries, cells = read_reports(course, paths)  # nothing is written before all of them are read
-    names = list(cells)
     with Gradebook(db_url, COURSE_ID) as gb:
-        missing = [n for n in names if not _has_cells(gb, n, cells[n])]
+        missing = [n for n in cells if not _has_cells(gb, n, cells[n])]
     for n in missing:
         record_assignment(course, n, db_url)
     with Gradebook(db_url, COURSE_ID) as gb:
         for n in missing:
             if not _has_cells(gb, n, cells[n]):
                 raise GradebookError(f"nbgrader generate_assignment {n} did not record its cells in {db_url}")
+
+
+def _store_entry(gb, e: Entry) -> str:
+    """Put one checked entry into an open gradebook: 'added' or 'updated'."""
+    from nbgrader.api import MissingEntry
+
+    gb.update_or_create_student(e.student)
+    stamp = {"timestamp": e.timestamp} if e.timestamp is not None else {}
+    try:
+        sub = gb.find_submission(e.assignment, e.student)
+        how = "updated"
+        if e.timestamp is not None:
+            sub.timestamp = e.timestamp
+    except MissingEntry:
+        with warnings.catch_warnings():  # nbgrader's add_submission makes SQLAlchemy warn; harmless
+            warnings.simplefilter("ignore")
+            gb.add_submission(e.assignment, e.student, **stamp)
+        how = "added"
+    for cell, score in e.scores.items():
+        grade = gb.find_grade(cell, e.assignment, e.assignment, e.student)
+        grade.auto_score = score
+        # as nbgrader's SaveAutoGrades: a grader's manual score asks for a look again
+        grade.needs_manual_grade = grade.manual_score is not None
+    for cell, text in e.comments.items():
+        try:
+            comment = gb.find_comment(cell, e.assignment, e.assignment, e.student)
+        except MissingEntry:  # a gradebook whose assignment was recorded without this solution cell
+            continue
+        comment.auto_comment = text or None
+    gb.db.commit()
+    return how
+
+
+def _late_penalty(db_url: str, e: Entry, nbgrader_config) -> None:
+    """nbgrader's own AssignLatePenalties, as `nbgrader autograde` runs it after saving the
+    scores: the configured LateSubmissionPlugin's penalty from the gradebook's timestamp and
+    due date (none when on time), stored on the submitted notebook."""
+    import nbformat
+    from nbgrader.preprocessors import AssignLatePenalties
+
+    resources = {
+        "nbgrader": {"notebook": e.assignment, "assignment": e.assignment, "student": e.student, "db_url": db_url}
+    }
+    AssignLatePenalties(config=nbgrader_config).preprocess(nbformat.v4.new_notebook(), resources)
+
+
+def record(
+    course: Course,
+    result: report.Result,
+    db_url: str,
+    timestamp: datetime.datetime | None,
+    nbgrader_config=None,
+    where: str = "",
+) -> float:
+    """Record one result (`course watch`: a submission from nbgrader's exchange) with its
+    submission's timestamp, and apply nbgrader's late penalty. Returns the seconds it was late
+    by the gradebook's due date (0 when on time or with no due date)."""
+    from nbgrader.api import Gradebook
+
+    cells: dict[str, Cells] = {}
+    entry = _entry(course, where or f"{result['student']}'s {result['assignment']}", Path(where), result, cells)
+    entry = Entry(**{**entry.__dict__, "timestamp": timestamp})
+    _ensure_assignments(course, db_url, cells)
+    with Gradebook(db_url, COURSE_ID) as gb:
+        _store_entry(gb, entry)
+        late = gb.find_submission(entry.assignment, entry.student).total_seconds_late
+    _late_penalty(db_url, entry, nbgrader_config)
+    return float(late or 0.0)
+
+
+def due_date(db_url: str, assignment: str) -> datetime.datetime | None:
+    """The assignment's due date in the gradebook (UTC), as nbgrader's collect reads it; None
+    when it has none or the gradebook does not know the assignment yet."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url, COURSE_ID) as gb:
+        try:
+            return gb.find_assignment(assignment).duedate
+        except MissingEntry:
+            return None
+
+
+def submission_timestamp(db_url: str, assignment: str, student: str) -> datetime.datetime | None:
+    """The timestamp of the student's submission the gradebook holds (None: none, or none given)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url, COURSE_ID) as gb:
+        try:
+            return gb.find_submission(assignment, student).timestamp
+        except MissingEntry:
+            return None
+
+
+def fill(
+    course: Course, paths: list[Path], db_url: str | None = None, say: Callable[[str], None] = print
+) -> list[Entry]:
+    """Check every file, then record every result in the gradebook at `db_url`."""
+    from nbgrader.api import Gradebook
+
+    db_url = db_url or course.gradebook_url
+    entries, cells = read_reports(course, paths)  # nothing is written before all of them are read
+    _ensure_assignments(course, db_url, cells)
+    with Gradebook(db_url, COURSE_ID) as gb:
         for e in entries:
-            gb.update_or_create_student(e.student)
-            try:
-                gb.find_submission(e.assignment, e.student)
-                how = "updated"
-            except MissingEntry:
-                with warnings.catch_warnings():  # nbgrader's add_submission makes SQLAlchemy warn; harmless
-                    warnings.simplefilter("ignore")
-                    gb.add_submission(e.assignment, e.student)
-                how = "added"
-            for cell, score in e.scores.items():
-                grade = gb.find_grade(cell, e.assignment, e.assignment, e.student)
-                grade.auto_score = score
-                # as nbgrader's SaveAutoGrades: a grader's manual score asks for a look again
-                grade.needs_manual_grade = grade.manual_score is not None
-            gb.db.commit()
+            how = _store_entry(gb, e)
             total = gb.find_submission(e.assignment, e.student).score
             say(f"{e.student}: {e.assignment} {total:g}/{e.max_score:g} ({how}, from {e.source})")
     return entries
