@@ -10,8 +10,10 @@ Data flows one way, and the folders are its stages::
 - `sandbox/`   everything that runs student code, and what builds the wall
                around it. The grader holds a `Sandbox` (`box`) that asks the
                pool server (`pool`) for forked processes; on the far side
-               `worker` confines itself (`isolation`), runs the cells and the
-               probes under the `tripwire`, and `procs` cleans up after it.
+               a `parent` forks the `cells`' process, which confines itself
+               (`isolation`, `seccomp`, `limits`), runs the cells, and forks
+               one process per exercise (`exercises`) whose probes run under
+               the `tripwire`; `procs` cleans up after them.
                It never imports `grading` or `outputs`.
 - `wire`       the contract from sandbox to grader: the only values that may
                cross back (plain arrays, numbers, strings), never a pickle.
@@ -27,7 +29,8 @@ Data flows one way, and the folders are its stages::
 - `outputs/`   what people read: `progress`, `feedback` pages, `figures`,
                the class `summary`, `exports` (Gradescope, JUnit), `lms`
                (Canvas and Moodle gradebook CSV), nbgrader's `gradebook`,
-               the `gradescope` autograder zip; pages are Jinja2 `templates/`
+               the `gradescope` autograder zip, nbgrader's `autograded/`
+               notebooks (`autograded`); pages are Jinja2 `templates/`
                (`templating`). It reads reports only, never `sandbox` or
                `grading`; `similar` (with `fingerprint`) alone reads the
                notebooks themselves, through `notebook`, never running them.
@@ -37,8 +40,10 @@ Data flows one way, and the folders are its stages::
   `mutants` (known-wrong code for the tests), `mutate` (automatic
   mutants by syntax-tree operators), `selftest` (`course selftest`: the
   checks on known code in one process), `package` (the student
-  package: the checker without the answers) and `cli` (nothing imports it)
-  sit on top.
+  package: the checker without the answers), `exchange` (nbgrader's
+  exchange, read and written with nbgrader's own code), `watch` (`course
+  watch`: grade what students hand in, as it arrives) and `cli` (nothing
+  imports it) sit on top.
 """
 
 from pathlib import Path

@@ -33,8 +33,8 @@ from .config import Assignment, Course
 from .grading import forbidden
 from .grading.grade import Expected, judge
 from .grading.reference import Reference
+from .sandbox.limits import reset_torch
 from .sandbox.tripwire import Tripwire, Trusted, watch
-from .sandbox.worker import reset_torch
 
 PROBE_SECONDS = 30.0  # of CPU time (not wall time: a loaded machine is no reason): a mutant that loops is stopped
 

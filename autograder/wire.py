@@ -12,16 +12,21 @@ makes its text valid (`utf8`): what the grader writes out must be.
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import math
 import os
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import utf8
+
+# its own builtins: the far side encodes after student code ran (`sandbox.bound`, `sandbox.private`)
+__builtins__ = dict(vars(builtins))  # noqa: A001
 
 # dtypes that may cross, as torch names them -> numpy dtype used on the wire
 DTYPES = {
@@ -46,6 +51,73 @@ MAX_DEPTH = 32
 # which holds none), the cells' statuses take 5 per cell and the commas of their error texts
 # (300 characters each at most). Commas inside strings count too: the bound is an upper one.
 MAX_VALUES = 1 << 18
+
+
+# ---- the protocol ----------------------------------------------------------
+#
+# The grader sends jobs on the job pipe: first the cells' message, then one per exercise. The far
+# side answers on the result pipe, each reply tagged with the job's nonce, in one order only:
+#
+#   cells' process:     isolation, cells
+#   exercise's process: refs, own_cell (where the exercise has a cell), one check per (check,
+#                       device) with the hits its probe made just before it, done
+#   cells' process:     gone (the exercise's process ended), unless the process stays for the
+#                       next job (`more`, CUDA: one context for all)
+#
+# The status pipe carries the sandbox parent's own: ready, and exit when the cells' process ended.
+# `exercises` and `cells` send these (tests/test_bound.py reads each message they build against
+# this table); `box.Sandbox` expects them in this order and refuses anything else.
+
+JOBS = {
+    "cells": ("nonce", "devices", "module", "strict", "inline", "cells", "limits", "forbidden"),
+    "exercise": ("nonce", "exercise", "checks", "refs", "devices", "seed", "own_cell", "stay"),
+}
+REPLIES = {  # kind -> the fields it must carry (a check carries "value" or "error" besides)
+    "isolation": ("layers",),
+    "cells": ("cells",),
+    "refs": ("failed",),
+    "own_cell": ("cells",),
+    "hit": ("what",),
+    "check": ("name", "device"),
+    "done": ("more",),
+    "gone": ("code", "signal"),
+}
+STATUS = {"ready": (), "exit": ("code", "signal")}
+NO_MORE_JOBS = 113  # the cells' process's exit code for "the grader closed the job pipe"
+
+
+def job(kind: str, **fields: Any) -> dict:
+    """A job as the protocol has it: every field, and no other."""
+    if set(fields) != set(JOBS[kind]):
+        raise ValueError(f"a {kind} job takes {JOBS[kind]}, not {tuple(fields)}")
+    return fields
+
+
+def cells_replies(nonce: str) -> list[tuple[str, object]]:
+    """What the cells' process sends, in order, as (nonce, kind)."""
+    return [(nonce, "isolation"), (nonce, "cells")]
+
+
+def exercise_replies(nonce: str, checks: list[str], devices: list[str], own_cell: bool) -> list[tuple[str, object]]:
+    """What an exercise's process sends, in order: (nonce, kind), or (nonce, ("check", name, device))."""
+    return [
+        (nonce, "refs"),
+        *([(nonce, "own_cell")] if own_cell else []),
+        *[(nonce, ("check", c, d)) for d in devices for c in checks],
+        (nonce, "done"),
+    ]
+
+
+def check_reply(message: dict) -> str:
+    """A reply's kind, once it is known to carry its fields (WireError otherwise)."""
+    kind = message.get("kind")
+    if kind not in REPLIES or not isinstance(message.get("nonce"), str):
+        raise WireError(f"a reply of unknown kind {str(kind)[:40]!r}")
+    if lacking := [f for f in REPLIES[kind] if f not in message]:
+        raise WireError(f"a {kind!r} reply without {', '.join(lacking)}")
+    if kind == "check" and ("value" in message) == ("error" in message):
+        raise WireError("a check reply must carry a value or an error")
+    return kind
 
 
 class WireError(ValueError):
@@ -78,40 +150,53 @@ class Opaque:
 # ---- sandbox side ---------------------------------------------------------
 
 
-def encode(value: Any, depth: int = 0) -> Any:
-    """Turn a result into JSON-able plain data (runs in the sandbox)."""
-    import torch  # the grader side never needs torch to decode
+def encoder(k: Any) -> Callable[[Any], Any]:
+    """`encode(value)`: a result as JSON-able plain data (runs in the sandbox). Made of what `k`
+    holds (`sandbox.bound.K`: torch's and binascii's functions, bound before any student code ran),
+    its own copy of `DTYPES`, and nothing looked up at call time: the far side encodes after the
+    student's code has run, and that code may have patched torch or base64."""
+    dtypes, inf = dict(DTYPES), float("inf")
 
-    if depth > MAX_DEPTH:
-        return {"opaque": "too deeply nested"}
-    if value is None or isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return {"float": repr(float(value))} if not math.isfinite(value) else float(value)
-    if isinstance(value, torch.Tensor):
-        t = torch.Tensor.detach(value).as_subclass(torch.Tensor)
-        dtype = str(t.dtype).removeprefix("torch.")
-        if dtype not in DTYPES:
-            return {"opaque": f"tensor of dtype {dtype}"}
-        host = t.to("cpu", torch.float32 if dtype == "bfloat16" else t.dtype).contiguous()
-        data = host.numpy().astype(DTYPES[dtype], copy=False).tobytes()
-        return {
-            "tensor": {
-                "dtype": dtype,
-                "shape": list(host.shape),
-                "device": str(t.device),
-                "data": base64.b64encode(data).decode("ascii"),
+    def encode(value: Any, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            return {"opaque": "too deeply nested"}
+        if value is None or isinstance(value, (bool, str)):
+            return value
+        if isinstance(value, int):
+            return int(value)
+        if isinstance(value, float):
+            return {"float": repr(float(value))} if value != value or abs(value) == inf else float(value)
+        if isinstance(value, k.Tensor):
+            t = k.as_subclass(k.detach(value), k.Tensor)
+            dtype = str(t.dtype).removeprefix("torch.")
+            if dtype not in dtypes:
+                return {"opaque": f"tensor of dtype {dtype}"}
+            host = k.contiguous(k.to(t, "cpu", k.float32 if dtype == "bfloat16" else t.dtype))
+            data = k.numpy(host).astype(dtypes[dtype], copy=False).tobytes()
+            return {
+                "tensor": {
+                    "dtype": dtype,
+                    "shape": list(host.shape),
+                    "device": str(t.device),
+                    "data": k.b2a_base64(data, newline=False).decode("ascii"),
+                }
             }
-        }
-    if isinstance(value, (list, tuple)):
-        return [encode(v, depth + 1) for v in value]
-    if isinstance(value, dict):
-        return {"dict": [[str(k), encode(v, depth + 1)] for k, v in value.items()]}
-    if isinstance(value, (np.integer, np.floating, np.bool_)):
-        return encode(value.item(), depth)
-    return {"opaque": type(value).__name__[:100]}
+        if isinstance(value, (list, tuple)):
+            return [encode(v, depth + 1) for v in value]
+        if isinstance(value, dict):
+            return {"dict": [[str(k_), encode(v, depth + 1)] for k_, v in value.items()]}
+        if isinstance(value, k.np_scalars):
+            return encode(value.item(), depth)
+        return {"opaque": type(value).__name__[:100]}
+
+    return encode
+
+
+def encode(value: Any, depth: int = 0) -> Any:
+    """`encoder`'s encoding, for the grader's side (expected values, the self-check)."""
+    from .sandbox.bound import K  # torch: the grader side never needs it to decode
+
+    return encoder(K)(value, depth)
 
 
 def write_message(fd: int, message: dict) -> None:

@@ -151,7 +151,7 @@ setup() {
     [ -e "$WORK/venv/pyvenv.cfg" ] || vpy=$PY
     # the grader's imports, and the pool server's as it starts it (-I, from /)
     "$vpy" -c 'import autograder.cli, nbformat, torch; from nbgrader.utils import compute_checksum; print(torch.__file__)'
-    (cd / && "$vpy" -I -c 'import autograder.sandbox.server, autograder.sandbox.worker, autograder.checks; print("-I: ok")')
+    (cd / && "$vpy" -I -c 'import autograder.sandbox.server, autograder.sandbox.cells, autograder.checks; print("-I: ok")')
 }
 FALLBACK_PTH=$("$PY" -c 'import site; print(site.getsitepackages()[0])')/zz-course-kit-gpu-check.pth
 export ROOT PY WORK FALLBACK_PTH

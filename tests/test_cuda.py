@@ -74,7 +74,7 @@ CUDNN_FAST = "import torch\ntorch.backends.cudnn.benchmark = True\ntorch.backend
 @pytest.mark.parametrize("cell", [TF32_ON, CUDNN_FAST], ids=["tf32", "cudnn-benchmark"])
 def test_a_notebooks_cuda_precision_settings_do_not_cost_marks(course, tmp_path, assignment, cell):
     """TF32 (about 3 decimal digits in a float32 matmul) and cudnn's autotuner are process-wide switches
-    a notebook may turn on in any cell; the probes run with the defaults (worker.reset_torch), so a
+    a notebook may turn on in any cell; the probes run with the defaults (sandbox.limits.torch_resetter), so a
     correct notebook keeps full marks on CUDA."""
     path = make_submission(tmp_path, assignment, "fast", extra_cells=[cell])
     (r,) = grade_files(course, assignment, [path], 3, BOTH)

@@ -33,7 +33,7 @@ from conftest import ROOT
 
 from autograder.grading import store
 from autograder.outputs.gradescope import KIT
-from autograder.sandbox import worker
+from autograder.sandbox import preload
 
 PKG = ROOT / "autograder"
 CACHES = {"__pycache__", ".ipynb_checkpoints", "build"}
@@ -236,7 +236,7 @@ def test_the_module_the_pool_starts_exists_and_runs():
 
 
 def test_the_preloaded_modules_exist():
-    kit = [m for m in worker.PRELOAD if m.startswith("autograder")]
+    kit = [m for m in preload.PRELOAD if m.startswith("autograder")]
     assert kit, "the pool preloads none of the kit's modules: has PRELOAD moved?"
     assert [m for m in kit if importlib.util.find_spec(m) is None] == []
 
@@ -452,7 +452,7 @@ PLAN = textwrap.dedent(
     """
     import json, sys
     import autograder
-    from autograder.sandbox import isolation, worker
+    from autograder.sandbox import isolation, preload
 
     seen = {}
     real_plan = isolation.plan
@@ -462,7 +462,7 @@ PLAN = textwrap.dedent(
         return real_plan(denied, probe)
 
     isolation.plan = spy
-    plan = worker.sandbox_plan(sys.argv[1])
+    plan = preload.sandbox_plan(sys.argv[1])
     print(json.dumps({"file": autograder.__file__, "kit_dir": str(autograder.KIT_DIR),
                       "denied": seen.get("denied"), "readable": plan.readable}))
     """

@@ -335,6 +335,21 @@ PAUSE_PROFILE = """
     sys.setprofile(old)
     return y"""
 
+# In log_softmax's process the name `logsumexp` is the reference's (trusted code), which computes
+# `m + (x - m[:, None]).exp().sum(-1).log()`. With `Tensor.exp` made torch's log_softmax, it is the
+# reference that calls the forbidden function (log_softmax(x - m) is log_softmax(x));
+# `Tensor.sum` hands the student the result.
+GIVEN_ALIAS = """
+    NAME = [108, 111, 103, 95, 115, 111, 102, 116, 109, 97, 120]  # the static scan must not see it
+    kept, got = (torch.Tensor.exp, torch.Tensor.sum), []
+    torch.Tensor.exp = property(lambda t: functools.partial(getattr(torch, ''.join(map(chr, NAME))), t, -1))
+    torch.Tensor.sum = property(lambda t: (got.append(t), lambda *a, **k: t[:, 0])[1])
+    try:
+        logsumexp(x)
+    finally:
+        torch.Tensor.exp, torch.Tensor.sum = kept
+    return got[0]"""
+
 ATTACKS = [
     # -- forbidden is a computation: every spelling, every thread, the watch paused and put back ----
     Attack(
@@ -404,6 +419,13 @@ ATTACKS = [
             "import json\n_loads = json.loads\n"
             "json.loads = lambda s, *a, **k: {**_loads(s, *a, **k), 'forbidden': {}, 'checks': []}"
         ],
+    ),
+    Attack(
+        "makes trusted code call the forbidden function under a name it rebinds",
+        "forbidden",
+        target="log_softmax",
+        source=IMPORTS + "import functools\n\ndef log_softmax(x):" + GIVEN_ALIAS + "\n",
+        real="names",
     ),
     # -- nothing from the sandbox is believed ------------------------------------------------------
     wrong(
@@ -1215,7 +1237,7 @@ def shows(layers: str) -> Callable:
 
 def test_every_layer_and_defence_has_attacks_shown_to_be_real():
     shown = {layer for layers in [a.real for a in REAL] + list(SHOWN_BY_TESTS.values()) for layer in layers.split(",")}
-    assert shown >= {"namespaces", "user", "landlock", "slots", "tripwire", "seal", "threads", "zombies"}
+    assert shown >= {"namespaces", "user", "landlock", "slots", "tripwire", "seal", "threads", "zombies", "names"}
 
 
 @pytest.mark.parametrize("attack", ATTACKS, ids=[a.name for a in ATTACKS])

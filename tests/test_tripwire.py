@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import types
 import warnings
 
 import pytest
@@ -182,3 +183,44 @@ def test_a_watch_paused_and_put_back_is_a_hit(pause, names):
         pause()
         assert tripwire.intact(), "put back: the check at the end alone would not see it"
     assert any("switched off" in s for s in sent), sent
+
+
+# Given code that calls torch through a name the notebook can rebind: a student who rebinds it (or
+# replaces the function behind it) makes trusted code run the forbidden computation for them.
+GIVEN = "import torch\nimport torch.nn.functional as F\ndef scaled(x):\n    return F.relu(x) * x.exp().sum()\n"
+
+
+def _rebind_module(names: dict) -> None:
+    names["F"] = types.SimpleNamespace(relu=torch.sigmoid)
+
+
+def _replace_function(names: dict) -> None:
+    torch.nn.functional.relu = torch.sigmoid
+
+
+def _replace_method(names: dict) -> None:
+    torch.Tensor.exp = torch.Tensor.sigmoid
+
+
+@pytest.mark.parametrize(
+    "swap", [_rebind_module, _replace_function, _replace_method], ids=["F =", "F.relu =", "Tensor.exp ="]
+)
+@pytest.mark.parametrize("defended", [True, False], ids=["defended", "names unchecked"])
+def test_given_code_runs_with_the_names_it_was_given(swap, defended):
+    """A call that given code makes under a name the notebook changed is the student's call: a hit.
+    With the names unchecked (COURSE_SANDBOX_WITHOUT=names), the same attack goes unseen."""
+    names: dict = {}
+    trusted = Trusted(names, check_names=defended)
+    exec(trusted.given(GIVEN, "<given 0>"), names)
+    kept = torch.nn.functional.relu, torch.Tensor.exp
+    tripwire = Tripwire(watch(["sigmoid"]), trusted)
+    try:
+        with tripwire:
+            names["scaled"](X)  # honest: relu and exp are allowed here
+        assert tripwire.hits == []
+        swap(names)
+        with tripwire:
+            names["scaled"](X)
+    finally:
+        torch.nn.functional.relu, torch.Tensor.exp = kept
+    assert bool(tripwire.hits) is defended, tripwire.hits

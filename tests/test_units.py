@@ -661,7 +661,7 @@ def test_reset_torch_restores_torch_defaults_a_notebook_may_change():
 
     import torch
 
-    from autograder.sandbox.worker import reset_torch
+    from autograder.sandbox.limits import reset_torch
 
     def settings() -> list:
         b = torch.backends
@@ -709,7 +709,7 @@ def test_the_memory_limit_holds_with_and_without_cuda(cuda):
     the private writable memory is: either way an allocation past `memory_mib` fails."""
     import os
 
-    from autograder.sandbox.worker import limit_resources
+    from autograder.sandbox.limits import limit_resources
 
     limits = {"file_mib": 64, "open_files": 256, "processes": 64, "exercise_timeout": 60, "memory_mib": 2048}
     pid = os.fork()

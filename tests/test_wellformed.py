@@ -111,7 +111,7 @@ def test_honest_replies_fit_the_bound_with_room_to_spare():
 
 def test_the_sandbox_reads_its_jobs_whole(tmp_path):
     """The bound is the replies': a job carries the notebook's code, commas and all."""
-    from autograder.sandbox.worker import job_reader
+    from autograder.sandbox.cells import job_reader
 
     body = json.dumps({"cells": [{"source": "x = [" + "0, " * wire.MAX_VALUES + "]"}]}).encode()
     path = tmp_path / "job"

@@ -86,7 +86,7 @@ class Expected:
         """The probe's result on `ns` as the wire's plain JSON (what `course release` ships, `shipped`)."""
         import torch
 
-        torch.set_num_threads(1)  # as in the sandbox (worker.reset_torch): the same arithmetic
+        torch.set_num_threads(1)  # as in the sandbox (sandbox.limits.torch_resetter): the same arithmetic
         with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the reference's prints
             value = check.probe(ns, Inputs(self.seed, check.name, device))
         return wire.encode(value)

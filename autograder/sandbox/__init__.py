@@ -5,11 +5,17 @@ Grader's side (imported by `grading`):
 - `pool`: `Pool`, the grader's handle on the warm pool server.
 
 Far side (runs in processes forked for a submission, never in the grader):
-- `server`: the pool server, which imports torch once and forks;
-- `worker`: a submission's sandbox parent and its children, which confine
-  themselves, run the cells and probes, and send back plain data (`wire`);
-- `isolation`: namespaces, Landlock, the unprivileged user, limits;
-- `tripwire`: catches calls to forbidden torch functions at run time;
+- `server`: the pool server, which imports torch once (`preload`) and forks
+  a sandbox `parent` per submission, which never runs student code;
+- `cells`: the submission's cells' process, which confines itself and builds
+  everything it will use once student code has run, then runs the cells;
+- `exercises`: all that runs after the first student line: the cells' loop,
+  one process per exercise, its probes, plain data back (`wire`);
+- `bound`: what that code calls, bound before any student code ran;
+- `isolation`, `seccomp`, `limits`: namespaces and Landlock, one thread,
+  rlimits (the one home of the memory policy);
+- `tripwire`: catches forbidden torch computations at run time;
+- `seal`: the kit as it was before any student code, and out of its sight;
 - `procs`: process-tree cleanup (subreaper, kill).
 
 Nothing here imports `grading` or `outputs`.

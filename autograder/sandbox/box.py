@@ -1,7 +1,7 @@
 """The grader side of the sandbox: runs one submission's notebook, then its exercises, in other processes.
 
 A `Sandbox` has the pool server (`pool`) fork a sandbox parent
-(`worker.parent`) in its own session, working directory and scrubbed
+(`parent`) in its own session, working directory and scrubbed
 environment; the parent forks the submission's child, which runs the
 notebook's cells once (`notebook`) and then forks one process per
 exercise (`run`). The grader enforces every time limit itself: a process
@@ -217,20 +217,21 @@ class Sandbox:
         self.timings["start-up"] += time.monotonic() - start
         start = time.monotonic()
         self.nonce = uuid.uuid4().hex
-        message = {
-            "nonce": self.nonce,
-            "devices": self.devices,
-            "module": self.module,
-            "strict": self.strict,
-            "inline": self.inline,
-            "cells": [c for c in self.cells if c["index"] not in self.skip],
-            "limits": {k: getattr(self.limits, k) for k in LIMITS},
-            "forbidden": self.forbidden,
-        }
+        message = wire.job(
+            "cells",
+            nonce=self.nonce,
+            devices=self.devices,
+            module=self.module,
+            strict=self.strict,
+            inline=self.inline,
+            cells=[c for c in self.cells if c["index"] not in self.skip],
+            limits={k: getattr(self.limits, k) for k in LIMITS},
+            forbidden=self.forbidden,
+        )
         self._send(message)
         run = ExerciseRun("crashed")
         state = {"doing": "running the notebook's cells"}
-        run = self._collect(run, [(self.nonce, "isolation"), (self.nonce, "cells")], state, deadline)
+        run = self._collect(run, wire.cells_replies(self.nonce), state, deadline)
         if self.strict and run.isolation is not None and (gaps := missing(run.isolation)):
             self._stop()
             raise SandboxError(
@@ -267,23 +268,20 @@ class Sandbox:
             return cells
         start = time.monotonic()
         nonce = uuid.uuid4().hex
-        message = {
-            "nonce": nonce,
-            "exercise": job.exercise,
-            "checks": job.checks,
-            "refs": job.refs,
-            "devices": job.devices,
-            "seed": job.seed,
-            "own_cell": job.own_cell,
-            "stay": job.stay,
-        }
+        message = wire.job(
+            "exercise",
+            nonce=nonce,
+            exercise=job.exercise,
+            checks=job.checks,
+            refs=job.refs,
+            devices=job.devices,
+            seed=job.seed,
+            own_cell=job.own_cell,
+            stay=job.stay,
+        )
         self._send(message)
-        expected = [
-            (nonce, "refs"),
-            *([(nonce, "own_cell")] if job.own_cell is not None else []),
-            *[(nonce, ("check", c, d)) for d in job.devices for c in job.checks],
-            (nonce, "done"),  # then the cells' process's "gone", unless the process stays (`_take`)
-        ]
+        # then the cells' process's "gone", unless the process stays (`_take`)
+        expected = wire.exercise_replies(nonce, job.checks, job.devices, job.own_cell is not None)
         run = ExerciseRun("crashed", isolation=cells.isolation, cells=cells.cells)
         state = {"doing": "binding the earlier exercises' names", "stay": job.stay}
         run = self._collect(run, expected, state, time.monotonic() + timeout)
@@ -305,10 +303,8 @@ class Sandbox:
             pass  # the sandbox died; _collect reports it
 
     def _collect(self, run: ExerciseRun, expected: list, state: dict, deadline: float) -> ExerciseRun:
-        """Replies must come in the one order the sandbox sends them: from the cells' process, its
-        isolation (before any student code runs) and the cells; from an exercise's process, refs,
-        own cell, each (check, device), done; then the cells' process says the exercise's process
-        is gone. Anything else (a forged or repeated reply) makes the run malformed."""
+        """Replies must come in the one order the protocol has (`wire`, "the protocol"); anything
+        else (a forged or repeated reply) makes the run malformed."""
         state["next"] = 0
         try:
             while True:
@@ -343,7 +339,7 @@ class Sandbox:
 
     def _take(self, run: ExerciseRun, msg: dict, expected: list, state: dict) -> None:
         want = expected[state["next"]] if state["next"] < len(expected) else None
-        kind = msg.get("kind")
+        kind = wire.check_reply(msg)
         if kind == "hit" and want is not None and msg.get("nonce") == want[0] != self.nonce:
             # a forbidden call, sent by the tripwire when it happened: it belongs to the next check
             hits = state.setdefault("hits", [])

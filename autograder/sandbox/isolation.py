@@ -50,8 +50,13 @@ import pwd
 import stat as _stat
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from .private import own_builtins
+
+__builtins__ = own_builtins()  # noqa: A001  (an exercise's Landlock layer goes on after student code: `bound`)
 
 CLONE_NEWNS, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWIPC = 0x00020000, 0x10000000, 0x40000000, 0x08000000
 MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_BIND = 0x4000, 1 << 18, 2, 4, 4096
@@ -183,41 +188,58 @@ def links_on_the_way(paths: list[str]) -> list[tuple[str, str]]:
 
 # The calls Landlock needs, bound when this module is imported (in the pool server, before any
 # student code): an exercise's process stacks its layer after the notebook's cells have run, when
-# `os.open` or `_libc.syscall` may have been patched. A tuple cannot be changed in place.
-_CALLS = (os.open, os.close, os.stat, _stat.S_ISDIR, _libc.syscall, ctypes.byref)
-
-
-def _landlock(abi: int, readable: list[str], writable: list[str]) -> None:
-    open_, close, stat, isdir, syscall, byref = _CALLS
+def landlock(abi: int) -> Callable[[list[str], list[str]], None]:
+    """`restrict(readable, writable)`: a Landlock layer on the calling process. Everything it calls
+    is bound now: an exercise's process adds its layer after the cells ran (`bound`)."""
+    open_, close, stat, isdir, syscall, byref = os.open, os.close, os.stat, _stat.S_ISDIR, _libc.syscall, ctypes.byref
+    u64x3, size_t, u32, errno_, strerror = (
+        ctypes.c_uint64 * 3,
+        ctypes.c_size_t,
+        ctypes.c_uint32,
+        ctypes.get_errno,
+        os.strerror,
+    )
+    flags, beneath = os.O_PATH | os.O_CLOEXEC, _PathBeneath
     fs = READ | WRITES_V1 | (REFER if abi >= 2 else 0) | (TRUNCATE if abi >= 3 else 0)
     net = NET_BIND_TCP | NET_CONNECT_TCP if abi >= 4 else 0
     scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL if abi >= 6 else 0
-    attr = (ctypes.c_uint64 * 3)(fs, net, scoped)
     size = 8 if abi < 4 else 16 if abi < 6 else 24
-    ruleset = _check(
-        syscall(SYS_CREATE_RULESET, attr, ctypes.c_size_t(size), ctypes.c_uint32(0)), "landlock_create_ruleset"
-    )
-    try:
-        for paths, access in ((readable, READ), (writable, fs)):
-            for path in paths:
-                try:
-                    fd = open_(path, os.O_PATH | os.O_CLOEXEC)
-                except OSError:
-                    continue
-                try:
-                    # a file (not a folder) takes only the rights that apply to files
-                    folder = isdir(stat(fd).st_mode)
-                    rights = access if folder else access & (EXECUTE | READ_FILE | WRITE_FILE | TRUNCATE)
-                    rule = _PathBeneath(rights, fd)
-                    _check(
-                        syscall(SYS_ADD_RULE, ruleset, RULE_PATH_BENEATH, byref(rule), ctypes.c_uint32(0)),
-                        f"landlock_add_rule {path}",
-                    )
-                finally:
-                    close(fd)
-        _check(syscall(SYS_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)), "landlock_restrict_self")
-    finally:
-        close(ruleset)
+
+    def check(ret: int, what: str) -> int:
+        if ret < 0:
+            err = errno_()
+            raise OSError(err, f"{what}: {strerror(err)}")
+        return ret
+
+    def restrict(readable: list[str], writable: list[str]) -> None:
+        attr = u64x3(fs, net, scoped)
+        ruleset = check(syscall(SYS_CREATE_RULESET, attr, size_t(size), u32(0)), "landlock_create_ruleset")
+        try:
+            for paths, access in ((readable, READ), (writable, fs)):
+                for path in paths:
+                    try:
+                        fd = open_(path, flags)
+                    except OSError:
+                        continue
+                    try:
+                        # a file (not a folder) takes only the rights that apply to files
+                        rights = (
+                            access
+                            if isdir(stat(fd).st_mode)
+                            else access & (EXECUTE | READ_FILE | WRITE_FILE | TRUNCATE)
+                        )
+                        rule = beneath(rights, fd)
+                        check(
+                            syscall(SYS_ADD_RULE, ruleset, RULE_PATH_BENEATH, byref(rule), u32(0)),
+                            f"landlock_add_rule {path}",
+                        )
+                    finally:
+                        close(fd)
+            check(syscall(SYS_RESTRICT_SELF, ruleset, u32(0)), "landlock_restrict_self")
+        finally:
+            close(ruleset)
+
+    return restrict
 
 
 class ExerciseFiles:
@@ -232,8 +254,15 @@ class ExerciseFiles:
     def __init__(self, readable: list[str], abi: int):
         self.readable, self.abi = tuple(readable), abi
         self.calls = (os.mkdir, os.listdir, os.chdir, os.getcwd, os.urandom, os.symlink, os.environ.__setitem__)
+        self.restrict = landlock(abi) if abi else None
+        module = tempfile
 
-    def enter(self, devices: list[str]) -> str:
+        def forget_tempdir() -> None:
+            module.tempdir = None  # tempfile caches the folder it found first
+
+        self.forget_tempdir = forget_tempdir
+
+    def enter(self, devices: tuple[str, ...]) -> str:
         """In a fresh exercise process: make its folder (a fresh random name: a cell cannot have put a
         link there), close the process in, and work there. What the cells left in the working
         directory shows in it through links, to read (a cell's `open("data.txt")` still works)."""
@@ -244,12 +273,12 @@ class ExerciseFiles:
         left = [n for n in listdir(workdir) if not n.startswith(self.PREFIX)]
         for name in left:
             symlink("../" + name, folder + "/" + name)
-        if self.abi:
-            _landlock(self.abi, [*self.readable, *(workdir + "/" + n for n in left)], [folder, *devices])
+        if self.restrict is not None:
+            self.restrict([*self.readable, *(workdir + "/" + n for n in left)], [folder, *devices])
         chdir(folder)
         setenv("HOME", folder)
         setenv("TMPDIR", folder)
-        tempfile.tempdir = None  # tempfile caches the folder it found first
+        self.forget_tempdir()
         return folder
 
 
@@ -531,7 +560,7 @@ def confine(
             raise off
         if not abi:
             raise OSError(0, "Landlock is not enabled in this kernel")
-        _landlock(abi, plan.readable, [workdir, *writable])
+        landlock(abi)(plan.readable, [workdir, *writable])
         state["filesystem"] = (
             f"landlock ABI {abi}: reads limited to system and Python folders, writes to the working directory"
         )

@@ -7,7 +7,7 @@ scikit-learn where the notebooks import them) and the checks of every module,
 works out the isolation plan, and then only forks. Each submission still gets
 its own process (a fork, never a reused interpreter), in its own session and
 working folder, whose child runs the notebook's cells once and forks a
-process per exercise (`worker.parent`), so speed costs no isolation. `course grade` starts the server before it
+process per exercise (`parent`), so speed costs no isolation. `course grade` starts the server before it
 imports torch itself (`start_early`): for one submission, the server's boot
 is the critical path.
 

@@ -21,7 +21,15 @@ import signal
 import time
 from collections.abc import Callable
 
+from .private import own_builtins
+
+__builtins__ = own_builtins()  # noqa: A001  (the sweep runs after student code: `bound`)
+
 PR_SET_CHILD_SUBREAPER = 36
+# Bound at import, before any student code: a cell's `os.listdir = ...` must not hide a process
+# from the sweep that follows it. A tuple cannot change in place.
+LISTDIR, KILL, WAITPID, SLEEP = os.listdir, os.kill, os.waitpid, time.sleep
+SIGKILL, WNOHANG = int(signal.SIGKILL), os.WNOHANG
 
 
 def become_subreaper() -> None:
@@ -31,7 +39,7 @@ def become_subreaper() -> None:
 def _threads_live(pid: str) -> bool:
     """Whether zombie `pid` still has a thread other than its ended main one."""
     try:
-        return any(tid != pid for tid in os.listdir(f"/proc/{pid}/task"))
+        return any(tid != pid for tid in LISTDIR(f"/proc/{pid}/task"))
     except OSError:
         return False
 
@@ -40,7 +48,7 @@ def _processes(zombies: bool = True) -> dict[int, tuple[int, int]]:
     """pid -> (parent pid, session id) of every live process (Linux /proc): a zombie is dead
     already, but one whose threads live on (`zombies`; without it, as the sweep once was)."""
     out = {}
-    for name in os.listdir("/proc"):
+    for name in LISTDIR("/proc"):
         if not name.isdigit():
             continue
         try:
@@ -81,18 +89,18 @@ def _kill_all(find, reap_any: bool) -> None:
             return
         for p in pids:
             try:
-                os.kill(p, signal.SIGKILL)
+                KILL(p, SIGKILL)
             except ProcessLookupError:
                 pass
         _reap(pids, reap_any)
-        time.sleep(0.005)
+        SLEEP(0.005)
 
 
 def reap_children() -> None:
     """Collect every child of ours that has ended, so none lingers as a zombie."""
     while True:
         try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+            if WAITPID(-1, WNOHANG)[0] == 0:
                 return
         except ChildProcessError:
             return
@@ -105,7 +113,7 @@ def _reap(pids: list[int], reap_any: bool) -> None:
         return
     for p in pids:
         try:
-            os.waitpid(p, os.WNOHANG)
+            WAITPID(p, WNOHANG)
         except ChildProcessError:
             pass
 

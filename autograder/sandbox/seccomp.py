@@ -7,13 +7,14 @@ call made in another thread would go unseen. Rather than watch every thread, the
 - `no_threads()` in a submission's cells' process, before its cells run: clone() with
   CLONE_THREAD fails (Python's `Thread.start()` raises "can't start new thread"); a cell may
   still start a process, which the cells' process kills before any exercise starts;
-- `no_tasks()` in each exercise's process, before it reads its job: no clone() at all (no thread,
-  no process), so every line of the student's code the probes reach runs in the probing thread.
+- `prepare(threads_only=False)`, made before the first student line and called in each
+  exercise's process before it reads its job: no clone() at all (no thread, no process), so
+  every line of the student's code the probes reach runs in the probing thread.
 
 clone3() passes its flags in memory a filter cannot read, so it fails with ENOSYS, and glibc falls
 back to clone(). A system call of another ABI (x32, or i386's `int 0x80` on x86_64) fails outright.
 A filter cannot be removed, only stacked, and it holds over every thread and process the filtered
-one makes; torch runs with one thread in the sandbox (`worker.reset_torch`), so it needs none.
+one makes; torch runs with one thread in the sandbox (`limits.torch_resetter`), so it needs none.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ import ctypes
 import errno
 import platform
 import struct
+from collections.abc import Callable
+
+from .bound import K
+from .private import own_builtins
+
+__builtins__ = own_builtins()  # noqa: A001  (`prepare`'s filter goes on after student code: `bound`)
 
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
 CLONE_THREAD = 0x00010000
@@ -70,27 +77,27 @@ class _Fprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_char_p)]
 
 
-def _install(threads_only: bool) -> str:
-    """Put the filter on this process; returns the layer's state, "none (...)" where it could not."""
+def prepare(threads_only: bool) -> Callable[[], str]:
+    """`install()`: put the filter on the process that calls it; returns the layer's state, "none
+    (...)" where it could not. Everything it needs (the program, its buffer, prctl) is made now:
+    an exercise's process installs its filter after the cells ran (`bound`)."""
     machine = platform.machine()
     if machine not in ABIS:
-        return f"none (no seccomp filter for {machine})"
+        return lambda: f"none (no seccomp filter for {machine})"
     code = program(machine, threads_only)
-    libc = ctypes.CDLL(None, use_errno=True)
     prog = _Fprog(len(code) // 8, code)
-    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or libc.prctl(
-        PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(prog), 0, 0
-    ):
-        return f"none (seccomp: {errno.errorcode.get(ctypes.get_errno(), 'error')})"
-    return "seccomp"
+    where, names = K.byref(prog), tuple(errno.errorcode.items())
+
+    def install() -> str:
+        if K.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or K.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, where, 0, 0):
+            err = K.get_errno()
+            return f"none (seccomp: {next((name for n, name in names if n == err), 'error')})"
+        return "seccomp"
+
+    return install
 
 
 def no_threads() -> str:
     """The cells' process: no new thread, ever (processes may still start)."""
-    state = _install(threads_only=True)
+    state = prepare(threads_only=True)()
     return state if state.startswith("none") else "seccomp: student code runs in one thread; an exercise starts none"
-
-
-def no_tasks() -> str:
-    """An exercise's process: no new thread and no new process."""
-    return _install(threads_only=False)

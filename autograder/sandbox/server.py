@@ -19,7 +19,7 @@ from .procs import reap_children
 def imported_by(course_root: str, modules: list[str]) -> set[str] | None:
     """The top-level packages that the cells graded in a submission import (those of the
     released notebooks of `modules`, but their demo and test cells, which are not run unless
-    changed), for `worker.preload`; None when that cannot be told (everything is preloaded)."""
+    changed), for `preload.preload`; None when that cannot be told (everything is preloaded)."""
     from .. import config, notebook
 
     try:
@@ -49,12 +49,13 @@ _IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.M)
 
 def serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
     from ..checks import registry
-    from . import worker
+    from .parent import parent
+    from .preload import preload, sandbox_plan
 
-    worker.preload(imported_by(course_root, modules))
+    preload(imported_by(course_root, modules))
     for module in modules:
         registry(module)
-    plan = worker.sandbox_plan(course_root)
+    plan = sandbox_plan(course_root)
     sock.sendall(b'{"kind": "ready"}\n')
     while True:
         try:
@@ -74,7 +75,7 @@ def serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
                 os.chdir(request["workdir"])
                 os.environ.clear()
                 os.environ.update(request["env"])
-                worker.parent(*fds, request["module"], plan, int(request["slot"]))
+                parent(*fds, request["module"], plan, int(request["slot"]))
                 code = 0
             finally:
                 os._exit(code)

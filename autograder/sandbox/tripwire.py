@@ -18,7 +18,7 @@ before its first line runs):
   `sys.setprofile` sees.
 
 A call counts against the student when the nearest code outside torch that
-led to it is not trusted. Trusted code is what the worker compiled itself,
+led to it is not trusted. Trusted code is what the sandbox compiled itself,
 before any student code ran, from the other exercises' reference solutions
 and the notebook's given cells (`Trusted`): those code objects, by identity,
 run in the notebook's globals. A file name proves nothing (a student can
@@ -38,18 +38,27 @@ cannot promise against a student who has read the kit is in README, "Security".
 
 from __future__ import annotations
 
+import ast
+import builtins
 import functools
 import importlib
 import os
 import sys
 from collections.abc import Callable
-from types import CodeType, FrameType, MethodType
+from types import CodeType, FrameType, MappingProxyType, ModuleType
 from typing import NamedTuple
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+from .bound import K
+from .private import own_builtins
+
+__builtins__ = own_builtins()  # noqa: A001  (its hooks run after student code: `bound`)
+
+SEP = os.sep
+TORCH_DIR = os.path.dirname(torch.__file__) + SEP
+MISSING = object()  # a name a namespace did not hold
 # torch's functions that push or pop a mode: called directly by the student, they pause the watch
 SWITCHES = tuple(
     getattr(torch._C, name)
@@ -64,28 +73,61 @@ SWITCHES = tuple(
     )
     if hasattr(torch._C, name)
 )
-_getprofile, _setprofile, _getframe = sys.getprofile, sys.setprofile, sys._getframe  # bound before student code
 
 
 class Trusted:
-    """The course's own code in one child: code objects the worker compiled itself from given cells
+    """The course's own code in one child: code objects the sandbox compiled itself from given cells
     and reference solutions, before any student code ran, and the globals they run in.
 
     Identity, not equality: code objects compare equal by value, so a student's `compile()` of the
     same source under the same file name would equal ours; its id never can while ours are alive
     (they are kept here)."""
 
-    def __init__(self, names: dict):
+    def __init__(self, names: dict, check_names: bool = True):
         self._names = id(names)  # the notebook's globals live as long as the child: the id is theirs
         self._codes: list[CodeType] = []
         self._ids: set[int] = set()
         self._compile = compile  # bound now: an exercise's references are compiled after the cells ran
+        self.check_names = check_names
+        self._imported: dict[str, object] = {}  # name -> what the given cells' imports bind it to
+        # The namespaces given code reaches its functions through, as they were before any student
+        # code: live read-only views (which the seal does not walk: torch adds to them lazily) and
+        # copies (which it does)
+        self._namespaces: list[object] = []
+        self._then: list[tuple[MappingProxyType, dict]] = []
+        for namespace in (builtins, torch.Tensor, *torch.Tensor.__mro__[1:-1]):
+            self._remember(namespace)
 
     def compile(self, source: str, filename: str) -> CodeType:
         """Compile the course's `source`; it and every function, class and comprehension in it are trusted."""
         code = self._compile(source, filename, "exec")
         self._add(code)
         return code
+
+    def given(self, source: str, filename: str) -> CodeType:
+        """`compile` for a given cell, before any student code runs: what its imports bind (`import
+        torch.nn.functional as F`: F is that module) is what it means by those names from now on."""
+        code = self.compile(source, filename)
+        for node in ast.walk(ast.parse(source)):
+            for alias in node.names if isinstance(node, (ast.Import, ast.ImportFrom)) else ():
+                name = alias.asname or alias.name.split(".")[0]
+                try:
+                    if isinstance(node, ast.ImportFrom):
+                        obj = getattr(importlib.import_module(node.module or ""), alias.name)
+                    else:
+                        obj = importlib.import_module(alias.name if alias.asname else name)
+                except (ImportError, AttributeError, ValueError):
+                    continue
+                self._imported[name] = obj
+                if isinstance(obj, ModuleType):
+                    self._remember(obj)
+        return code
+
+    def _remember(self, namespace: object) -> None:
+        if all(namespace is not seen for seen in self._namespaces):
+            self._namespaces.append(namespace)
+            live = vars(namespace)
+            self._then.append((live if isinstance(live, MappingProxyType) else MappingProxyType(live), dict(live)))
 
     def _add(self, code: CodeType) -> None:
         self._codes.append(code)
@@ -95,8 +137,25 @@ class Trusted:
                 self._add(const)
 
     def ran(self, frame: FrameType) -> bool:
-        """Whether `frame` runs trusted code, in the notebook's globals (not a copy the student made)."""
-        return id(frame.f_code) in self._ids and id(frame.f_globals) == self._names
+        """Whether `frame` runs trusted code, in the notebook's globals (not a copy the student made),
+        with the names it uses still meaning what they meant before any student code ran."""
+        code = frame.f_code
+        if id(code) not in self._ids or id(frame.f_globals) != self._names:
+            return False
+        return not self.check_names or self.names_hold(code, frame.f_globals)
+
+    def names_hold(self, code: CodeType, names: dict) -> bool:
+        """Every global and attribute name `code` uses is bound as it was: a notebook's `F = ...`
+        or `torch.Tensor.exp = torch.Tensor.softmax` would make given code run a forbidden
+        function under an allowed name, on the student's behalf."""
+        for name in code.co_names:
+            meant = dict.get(self._imported, name, MISSING)
+            if meant is not MISSING and dict.get(names, name, MISSING) is not meant:
+                return False
+            for live, then in self._then:  # replaced, or shadowed (`torch.Tensor.exp` over TensorBase's)
+                if live.get(name, MISSING) is not dict.get(then, name, MISSING):
+                    return False
+        return True
 
 
 def _torch_frame(frame: FrameType) -> bool:
@@ -105,7 +164,7 @@ def _torch_frame(frame: FrameType) -> bool:
     filename = frame.f_code.co_filename
     if not filename.startswith(TORCH_DIR):
         return False
-    module = sys.modules.get(dict.get(frame.f_globals, "__name__", ""))  # dict's own get: no student code
+    module = K.modules_get(dict.get(frame.f_globals, "__name__", ""))  # dict's own get: no student code
     return module is not None and vars(module) is frame.f_globals
 
 
@@ -137,6 +196,8 @@ def _caller_line(frame: FrameType | None) -> str:
     name = frame.f_code.co_filename
     if name.startswith("<cell"):
         return f"from {name.strip('<>')}, line {frame.f_lineno}"
+    if name.startswith(("<given", "<reference")):  # trusted code, but `Trusted.names_hold` said no
+        return f"from the course's code ({name.strip('<>')}) after the notebook changed a name it calls"
     if name.startswith("<"):
         return f"from code made with eval/exec ({name})"
     if name.startswith(TORCH_DIR):
@@ -208,7 +269,7 @@ class Tripwire(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = func._schema.name
         if name in self.operators:
-            self._hit(f"torch's {name.removeprefix('aten::')}", _getframe(1))
+            self._hit(f"torch's {name.removeprefix('aten::')}", K.getframe(1))
         return func(*args, **(kwargs or {}))
 
     def _profile(self, frame: FrameType, event: str, arg) -> None:
@@ -223,7 +284,7 @@ class Tripwire(TorchDispatchMode):
         if (code.co_filename.startswith(self.packages) or any(f in name for f in self.functions)) and _torch_frame(
             frame
         ):
-            package = code.co_filename[len(TORCH_DIR) :].rsplit(os.sep, 1)[0].replace(os.sep, ".")
+            package = code.co_filename[len(TORCH_DIR) :].rsplit(SEP, 1)[0].replace(SEP, ".")
             self._hit(f"torch.{package}'s {code.co_qualname}", frame.f_back)
 
     def paused(self) -> None:
@@ -234,22 +295,22 @@ class Tripwire(TorchDispatchMode):
         if not self.armed:
             return self
         super().__enter__()
-        _setprofile(self._profile)
+        K.setprofile(self._profile)
         return self
 
     def __exit__(self, *exc):
         if not self.armed:
             return None
-        _setprofile(None)
+        K.setprofile(None)
         return super().__exit__(*exc)
 
     def intact(self) -> bool:
         """Both hooks still in place (call inside the `with`)."""
         if not self.armed:
             return True
-        depth = torch._C._len_torch_dispatch_stack()
-        on_top = depth > 0 and torch._C._get_dispatch_stack_at(depth - 1) is self
-        return on_top and _getprofile() == self._profile
+        depth = K.dispatch_depth()
+        on_top = depth > 0 and K.dispatch_at(depth - 1) is self
+        return on_top and K.getprofile() == self._profile
 
 
 _PROFILE = Tripwire._profile
@@ -260,8 +321,8 @@ def _audit(event: str, args: tuple) -> None:
     """A switch of the profile hook by anyone but a tripwire, while a tripwire's is in place."""
     if event != "sys.setprofile":
         return
-    profile = _getprofile()
-    if type(profile) is MethodType and profile.__func__ is _PROFILE and _getframe(1).f_code not in _OWN:
+    profile = K.getprofile()
+    if type(profile) is K.MethodType and profile.__func__ is _PROFILE and K.getframe(1).f_code not in _OWN:
         profile.__self__.paused()
 
 
