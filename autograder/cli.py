@@ -195,12 +195,12 @@ def _roster(args):
     from .outputs import lms
 
     if args.lms is None:
-        if args.roster or args.missing_zero:
-            raise config.ConfigError("--roster and --missing-zero go with --lms canvas|moodle")
+        if args.roster or args.missing_zero or args.roster_map:
+            raise config.ConfigError("--roster, --roster-map and --missing-zero go with --lms canvas|moodle")
         return None
     if args.roster is None:
         raise config.ConfigError(f"--lms {args.lms} needs --roster ROSTER.csv, the roster exported from {args.lms}")
-    return lms.read_roster(args.roster, lms.FORMATS[args.lms])
+    return lms.read_roster(args.roster, lms.FORMATS[args.lms], args.roster_map)
 
 
 def _lms_export(args, roster) -> None:
@@ -451,7 +451,15 @@ def parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--roster", type=Path, metavar="ROSTER.csv", help="the roster (or gradebook) exported from the LMS")
     s.add_argument(
-        "--missing-zero", action="store_true", help="a roster student with no grade gets 0 (default: an empty cell)"
+        "--missing-zero",
+        action="store_true",
+        help="a roster student with no grade gets 0 (default: the LMS's no grade, empty or Moodle's -)",
+    )
+    s.add_argument(
+        "--roster-map",
+        type=Path,
+        metavar="MAP.csv",
+        help="columns student,roster: which roster row (its login, email or number; empty: none) a graded id is",
     )
     s.set_defaults(run=cmd_report)
     return ap

@@ -2,6 +2,9 @@
 
     python bench/similar.py [--students 500] [--workers 2] [--json bench/similar.json]
 
+With chromium and chromedriver installed it also loads the page in headless Chromium and times it
+(navigation start to the load event), as an instructor opens it.
+
 Each generated student takes, per exercise that leaves room for choices, one of the six
 students' styles of `tests/similar_class.py` with names of their own, methods in either order,
 a few lines of their own (prints, asserts) and, half of them, comments, blank lines and no-op
@@ -30,6 +33,35 @@ sys.path.insert(0, str(ROOT / "tests"))
 import similar_class as sc  # noqa: E402
 
 COPY_EVERY = 25
+
+
+def render_seconds(page: Path) -> float | None:
+    """Seconds headless Chromium takes to load and lay out the page; None without Chromium."""
+    import shutil
+
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver_path):
+        return None
+    from selenium import webdriver
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,1000",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
+    try:
+        start = time.perf_counter()
+        driver.get(page.as_uri())  # returns once the load event has fired
+        driver.execute_script("return document.documentElement.scrollHeight")  # layout done
+        return time.perf_counter() - start
+    finally:
+        driver.quit()
 
 
 def own_lines(code: str, rng: random.Random) -> str:
@@ -102,6 +134,9 @@ def main() -> None:
             sys.exit(proc.stderr)
         with open(Path(tmp) / "report" / f"{sc.A}-similar.csv", newline="") as f:
             rows = list(csv.DictReader(f))
+        page = Path(tmp) / "report" / f"{sc.A}-similar.html"
+        page_bytes = page.stat().st_size
+        render = render_seconds(page)
     flagged = {tuple(sorted((r["student_a"], r["student_b"]))) for r in rows if r["flagged"] == "yes"}
     planted = {tuple(sorted(p)) for p in planted}
     result = {
@@ -114,6 +149,8 @@ def main() -> None:
         "planted_copies": len(planted),
         "planted_flagged": len(planted & flagged),
         "other_pairs_flagged": len(flagged - planted),
+        "page_bytes": page_bytes,
+        "render_seconds": None if render is None else round(render, 2),  # headless Chromium
     }
     print(json.dumps(result, indent=1))
     if args.json:

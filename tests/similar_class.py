@@ -530,6 +530,34 @@ def add_noise(code: str, tag: str) -> str:
     return "\n".join(out) + "\n"
 
 
+# A copier who also rewrites loops as comprehensions and `map`, and comprehensions as loops (the
+# same program): dee's code, each piece as written -> its rewrite.
+REWRITES = {
+    "self.params = []\n        for p in params:\n            self.params.append(p)": (
+        "self.params = list(p for p in params)"
+    ),
+    "inputs = [item[0] for item in b]\n    targets = [item[1] for item in b]": (
+        "inputs = list(map(lambda item: item[0], b))\n    targets = []\n    for item in b:\n"
+        "        targets.append(item[1])"
+    ),
+    "samples = []\n            for i in batch_idx:\n                samples.append(self.ds[i])": (
+        "samples = list(map(self.ds.__getitem__, batch_idx))"
+    ),
+    "for p in self.params:\n            update = p.grad * self.lr": (
+        "for p in self.params:\n            update = self.lr * p.grad"
+    ),
+}
+
+
+def rewrite(cells: dict[str, str]) -> dict[str, str]:
+    out = {}
+    for ex, code in cells.items():
+        for old, new in REWRITES.items():
+            code = code.replace(old, new)
+        out[ex] = code
+    return out
+
+
 def disguise(cells: dict[str, str], names: dict[str, str], tag: str) -> dict[str, str]:
     return {ex: add_noise(reorder_methods(rename(code, names)), tag) for ex, code in cells.items()}
 
@@ -562,6 +590,9 @@ def build_class(root: Path, out: Path) -> dict[str, Path]:
     paths = {name: notebook_with(base, cells, out / f"{name}.ipynb") for name, cells in own.items()}
     for copier, (original, names) in copies.items():
         paths[copier] = notebook_with(base, disguise(own[original], names, copier), out / f"{copier}.ipynb")
+    rewritten = rewrite(own["dee"])
+    assert sum(a != b for a, b in zip(rewritten.values(), own["dee"].values(), strict=True)) >= 3
+    paths["uma"] = notebook_with(base, disguise(rewritten, RENAMES[1], "uma"), out / "uma.ipynb")
     reference = {
         c["metadata"]["nbgrader"]["grade_id"]: "".join(c["source"])
         for c in json.loads(base.read_text())["cells"]
@@ -573,5 +604,13 @@ def build_class(root: Path, out: Path) -> dict[str, Path]:
     return paths
 
 
-COPIES = {("ada", "zed"), ("cy", "yan"), ("eve", "xia"), ("fay", "wes"), ("fay", "vic"), ("vic", "wes")}
+COPIES = {
+    ("ada", "zed"),
+    ("cy", "yan"),
+    ("eve", "xia"),
+    ("fay", "wes"),
+    ("fay", "vic"),
+    ("vic", "wes"),
+    ("dee", "uma"),  # loops rewritten as comprehensions and map, and back
+}
 STARTER_ONLY = ("sam", "tom")

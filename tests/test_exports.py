@@ -225,7 +225,11 @@ def _check_junit(xml: JUnitXml, results: list[dict]) -> None:
             )
         )
         checks = [
-            (f"{r['assignment']}.{r['student']}.{e['id']}", f"{c['name']} [{c['device']}]", c["passed"])
+            (
+                f"{r['assignment']}.{exports.classname_part(r['student'])}.{e['id']}",
+                f"{c['name']} [{c['device']}]",
+                c["passed"],
+            )
             for e in r["exercises"]
             for c in e["checks"]
         ]
@@ -289,12 +293,19 @@ def test_junit_statuses_escaping_and_several_submissions(tmp_path):
             errors=["cell 4 raised ZeroDivisionError"],
         ),
         _result("bob <&>", [_ex("logsumexp", "error", "not a notebook", [])], errors=["not a notebook"]),
+        _result("ada.lovelace@uni.edu", [_ex("nll", "passed", "", [_check("a", True)], 2.0)]),
+        _result("ada_lovelace%2E", [_ex("nll", "passed", "", [_check("a", True)], 2.0)]),
     ]
     path = tmp_path / "junit.xml"
     exports.write_junit(path, results)
     xml = JUnitXml.fromfile(str(path))
     _check_junit(xml, results)
-    assert (xml.tests, xml.failures, xml.errors) == _expected_counts(results) == (8, 5, 2)
+    assert (xml.tests, xml.failures, xml.errors) == _expected_counts(results) == (12, 5, 2)
+    # a student id's dots are no package path: the classname keeps three dotted parts, and two
+    # ids stay two classnames (the escape is reversible)
+    classes = [c.classname for suite in list(xml)[2:] for c in suite]
+    assert classes[0] == f"{A}.ada%2Elovelace@uni%2Eedu.nll" and classes[2] == f"{A}.ada_lovelace%252E.nll"
+    assert all(len(c.split(".")) == 3 for c in classes[::2])
     ann = {c.name: c for c in list(xml)[0]}
     failure = ann["exact [cpu]"].result[0]
     assert isinstance(failure, Failure) and failure.message == 'expected <1 & "2">, got ?[31m3?[0m?'

@@ -75,6 +75,30 @@ def test_flagged_pairs_are_the_copies_and_the_group_of_three_is_found(compared):
     assert set(c.groups[0].exercises) >= {"Optimizer", "Sampler", "DataLoader"}
 
 
+def test_a_copy_rewritten_with_comprehensions_and_map_keeps_its_score(compared):
+    """uma copied dee and rewrote its loops as comprehensions and `map` (and back): the exercises
+    rewritten stay as alike as the others."""
+    _, by = compared
+    pair = by[frozenset(("dee", "uma"))]
+    assert pair.exercises["collate"] >= 0.6 and pair.exercises["DataLoader"] >= 0.6
+    assert not compared[0].rings  # independent students share no set-aside code exercise after exercise
+
+
+def test_a_ring_above_ignore_share_is_reported(klass, tmp_path):
+    """Nine students hand in eve's notebook: more than the cutoff share it, so its code is set
+    aside as common and no pair is scored on it, yet the page names them, as a ring (with xia,
+    whose disguised copy of eve's keeps most of its fingerprints)."""
+    ring = {f"r{i}": klass["eve"] for i in range(8)}
+    c = similar.run(config.load(ROOT), A, [*klass.items(), *ring.items()], workers=1)
+    names = [s.student for s in c.submissions]
+    assert c.cutoff < 10 <= len(names) // 2
+    assert [sorted(names[m] for m in r.members) for r in c.rings] == [sorted(["eve", "xia", *ring])]
+    assert len(c.rings[0].exercises) >= 5
+    page = Page(similar.html_text(c))
+    (row,) = rows(page.tables["rings"])
+    assert sorted(row["students"].split(", ")) == sorted(["eve", "xia", *ring])
+
+
 def test_a_tiny_exercise_everybody_writes_alike_weighs_little(compared):
     """ben and dee wrote logsumexp the same two lines (not the reference's): the same code on that
     exercise, yet a low score for the pair."""
@@ -180,11 +204,18 @@ def test_the_page_ranks_pairs_and_shows_groups(written, compared):
     page = Page((written / f"{A}-similar.html").read_text())
     assert page.scripts == 0 and page.images == []
     ranked = rows(page.tables["pairs"])
-    assert len(ranked) == min(len(c.pairs), max(c.settings.pairs_shown, len(c.flagged)))
-    assert {frozenset((r["student A"], r["student B"])) for r in ranked[:6]} == {frozenset(p) for p in sc.COPIES}
+    assert len(ranked) == min(len(c.pairs), similar.LISTED)  # bounded; the CSV has them all
+    assert f'href="{A}-similar.csv"' in (written / f"{A}-similar.html").read_text()
+    assert {frozenset((r["student A"], r["student B"])) for r in ranked[: len(sc.COPIES)]} == {
+        frozenset(p) for p in sc.COPIES
+    }
     assert [r["rank"] for r in ranked] == [str(i) for i in range(1, len(ranked) + 1)]
     (group,) = rows(page.tables["groups"])
     assert sorted(group["students"].split(", ")) == ["fay", "vic", "wes"]
+    # each exercise ranked on its own: the copies lead their exercises
+    per = rows(page.tables["per-exercise"])
+    fit = [frozenset((r["student A"], r["student B"])) for r in per if r["exercise"] == "fit"]
+    assert len(fit) == similar.PER_EXERCISE and set(fit[:4]) <= {frozenset(p) for p in sc.COPIES}
 
 
 def test_ids_and_code_from_submissions_are_escaped(tmp_path, klass):
@@ -207,7 +238,7 @@ def test_the_page_in_chromium_highlights_the_shared_lines_side_by_side(written, 
         driver.get((written / f"{A}-similar.html").as_uri())
         assert driver.title == f"Similar solutions: {A}"
         sections = driver.execute_script("return [...document.querySelectorAll('section.pair')].map(s => s.id)")
-        assert sections[0] == "pair-1" and len(sections) == len(rows(Page(driver.page_source).tables["pairs"]))
+        assert sections[0] == "pair-1" and len(sections) == min(len(c.pairs), c.settings.pairs_shown)
         # the first pair's code: two columns side by side, shared lines marked on both sides
         columns = driver.execute_script(
             "const s = document.getElementById('pair-1');"

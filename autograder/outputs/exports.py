@@ -78,6 +78,17 @@ def _text(s: str) -> str:
     return _NOT_XML.sub("?", s)
 
 
+# Consumers read `classname` as a dotted package path (Jenkins groups by it, GitLab shows it as a
+# suite): a student id with dots (`ada.lovelace`, an email) would become a false package, so its
+# dots (and the escape character itself) are percent-encoded, reversibly.
+_CLASSNAME_ESCAPES = str.maketrans({"%": "%25", ".": "%2E"})
+
+
+def classname_part(s: str) -> str:
+    """One component of a dotted `classname`: no dots of its own."""
+    return s.translate(_CLASSNAME_ESCAPES)
+
+
 def _testcase(
     suite: ET.Element, counts: dict[str, int], classname: str, name: str, outcome: str | None, message: str, kind: str
 ) -> None:
@@ -100,7 +111,7 @@ def junit(results: list[Result]) -> str:
         suite = ET.SubElement(root, "testsuite", name=_text(r["student"]))
         counts = {"tests": 0, "failures": 0, "errors": 0}
         for e in r["exercises"]:
-            cls = f"{r['assignment']}.{r['student']}.{e['id']}"
+            cls = ".".join(classname_part(p) for p in (r["assignment"], r["student"], e["id"]))
             broken = e["status"] in ("error", "timeout")
             message = e.get("message", "")
             for c in e["checks"]:
@@ -115,7 +126,7 @@ def junit(results: list[Result]) -> str:
         _testcase(
             suite,
             counts,
-            f"{r['assignment']}.{r['student']}",
+            f"{classname_part(r['assignment'])}.{classname_part(r['student'])}",
             "the notebook as a whole",
             "failure" if errors else None,
             errors,

@@ -10,6 +10,10 @@ What a copier changes without changing the program is taken out before anything 
   an import alias becomes the module's own name;
 - no-op lines: `pass`, bare constants (docstrings included), `x = x`, and in a function a
   call-free assignment to a local nobody reads;
+- equivalent forms: a loop that only builds a list, set, dict or sum (`ys = []` then
+  `for x in xs: ys.append(f(x))`), `map` and `filter` with a lambda or a function, a generator
+  expression and `list(...)` of a comprehension are all written as the one comprehension they
+  equal (`ys = [f(x) for x in xs]`), so rewriting one as another keeps the fingerprints;
 - order: the statements of each block are put in one canonical order that keeps every pair
   that depends on each other (one writes what the other reads or writes, or both call
   something) as it was, so two orders of the same independent statements read the same;
@@ -72,6 +76,7 @@ def normalised_tokens(source: str) -> list[Token]:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return _raw_tokens(text)
+    _canonical_forms(tree)
     tree.body = _simplify(tree.body)
     return _Emitter(_Names(tree)).block(tree.body)
 
@@ -172,6 +177,167 @@ def _split(s: ast.stmt) -> list[ast.stmt]:
         ast.copy_location(ast.Assign(targets=[t], value=v, lineno=s.lineno), s)
         for t, v in zip(s.targets[0].elts, s.value.elts, strict=True)
     ]
+
+
+# ---------------------------------------------------------------- equivalent forms
+
+
+def _canonical_forms(tree: ast.Module) -> None:
+    """Accumulator loops, `map`, `filter` and generator expressions as the comprehension they
+    equal, in every block of the tree (in place)."""
+    for node in list(ast.walk(tree)):
+        for name in ("body", "orelse", "finalbody"):
+            block = getattr(node, name, None)
+            if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
+                setattr(node, name, _fold_loops(block))
+        for h in getattr(node, "handlers", ()):
+            h.body = _fold_loops(h.body)
+    _Comprehensions().visit(tree)
+    ast.fix_missing_locations(tree)
+
+
+def _fold_loops(block: list[ast.stmt]) -> list[ast.stmt]:
+    """`acc = []` (or `0`, `{}`, `set()`) and a later loop that only adds to `acc`, with nothing
+    between them touching `acc`, as one `acc = <comprehension>` where the loop was."""
+    out: list[ast.stmt] = []
+    for s in block:
+        folded = None
+        if isinstance(s, ast.For) and not s.orelse:
+            found = _generators(s)
+            acc = _accumulator(found[1]) if found else None
+            # the latest statement that mentions acc must be its initial value
+            at = next((i for i in range(len(out) - 1, -1, -1) if acc and _mentions(out[i], acc)), None)
+            if found and acc and at is not None:
+                folded = _fold(out[at], acc, *found)
+            if folded is not None:
+                del out[at]
+                folded.end_lineno = s.end_lineno
+        out.append(folded or s)
+    return out
+
+
+def _mentions(node: ast.AST, place: str) -> bool:
+    """Whether the code reads or writes `place` (`ys`, `self.params`) or anything inside it."""
+    return any(
+        (d := _dotted(n)) is not None and (d == place or d.startswith(place + "."))
+        for n in ast.walk(node)
+        if isinstance(n, (ast.Name, ast.Attribute))
+    )
+
+
+def _generators(loop: ast.For) -> tuple[list[ast.comprehension], ast.stmt] | None:
+    """Nested `for`s and `if`s of one statement each, as a comprehension's generators, and the
+    innermost statement."""
+    gens: list[ast.comprehension] = []
+    node: ast.stmt = loop
+    while True:
+        if isinstance(node, ast.For) and not node.orelse and len(node.body) == 1:
+            gens.append(ast.comprehension(target=node.target, iter=node.iter, ifs=[], is_async=0))
+            node = node.body[0]
+        elif isinstance(node, ast.If) and not node.orelse and len(node.body) == 1 and gens:
+            gens[-1].ifs.append(node.test)
+            node = node.body[0]
+        else:
+            return (gens, node) if gens else None
+
+
+def _accumulator(leaf: ast.stmt) -> str | None:
+    """The place (`ys`, `self.params`) the loop's one statement adds to: `acc.append(e)`,
+    `acc.add(e)`, `acc += e`, `acc[k] = v`."""
+    if (
+        isinstance(leaf, ast.Expr)
+        and isinstance(leaf.value, ast.Call)
+        and isinstance(leaf.value.func, ast.Attribute)
+        and leaf.value.func.attr in ("append", "add")
+        and len(leaf.value.args) == 1
+        and not leaf.value.keywords
+    ):
+        return _dotted(leaf.value.func.value)
+    if isinstance(leaf, ast.AugAssign) and isinstance(leaf.op, ast.Add):
+        return _dotted(leaf.target)
+    if isinstance(leaf, ast.Assign) and len(leaf.targets) == 1 and isinstance(leaf.targets[0], ast.Subscript):
+        return _dotted(leaf.targets[0].value)
+    return None
+
+
+def _fold(init: ast.stmt, acc: str, gens: list[ast.comprehension], leaf: ast.stmt) -> ast.stmt | None:
+    """`acc = <comprehension>` when `init` starts acc empty and `leaf` only adds to it, else None."""
+    if not (isinstance(init, ast.Assign) and len(init.targets) == 1 and _dotted(init.targets[0]) == acc):
+        return None
+    start = init.value
+    if any(_mentions(g, acc) for g in gens):
+        return None  # the loop reads what it builds: no comprehension means the same
+    empty_list = isinstance(start, ast.List) and not start.elts
+    empty_dict = isinstance(start, ast.Dict) and not start.keys
+    empty_set = isinstance(start, ast.Call) and _name_is(start.func, "set") and not start.args
+    zero = isinstance(start, ast.Constant) and start.value == 0 and not isinstance(start.value, bool)
+    value: ast.expr | None = None
+    if isinstance(leaf, ast.Expr) and isinstance(leaf.value, ast.Call):
+        elt = leaf.value.args[0]
+        if _mentions(elt, acc):
+            return None
+        if leaf.value.func.attr == "append" and empty_list:
+            value = ast.ListComp(elt=elt, generators=gens)
+        elif leaf.value.func.attr == "add" and empty_set:
+            value = ast.SetComp(elt=elt, generators=gens)
+    elif isinstance(leaf, ast.AugAssign) and not _mentions(leaf.value, acc):
+        if empty_list and isinstance(leaf.value, ast.List) and len(leaf.value.elts) == 1:
+            value = ast.ListComp(elt=leaf.value.elts[0], generators=gens)  # acc += [e]
+        elif zero:
+            sum_of = ast.ListComp(elt=leaf.value, generators=gens)
+            value = ast.Call(func=ast.Name("sum", ast.Load()), args=[sum_of], keywords=[])
+    elif isinstance(leaf, ast.Assign) and empty_dict:
+        key = leaf.targets[0].slice
+        if not (_mentions(key, acc) or _mentions(leaf.value, acc)):
+            value = ast.DictComp(key=key, value=leaf.value, generators=gens)
+    if value is None:
+        return None
+    return ast.copy_location(ast.Assign(targets=[init.targets[0]], value=value), init)
+
+
+def _name_is(node: ast.AST, name: str) -> bool:
+    return isinstance(node, ast.Name) and node.id == name
+
+
+class _Comprehensions(ast.NodeTransformer):
+    """`map(f, xs)`, `filter(f, xs)` and `(e for x in xs)` as `[... for x in xs]`; `list(...)`
+    and `set(...)` of a comprehension as the comprehension itself."""
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> ast.AST:
+        self.generic_visit(node)
+        return ast.copy_location(ast.ListComp(elt=node.elt, generators=node.generators), node)
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        f = node.func
+        if _name_is(f, "map") or _name_is(f, "filter"):
+            if len(node.args) == 2 and not node.keywords:
+                comp = self._apply(node.args[0], node.args[1], keep=_name_is(f, "filter"))
+                if comp is not None:
+                    return ast.copy_location(comp, node)
+        if len(node.args) == 1 and not node.keywords and isinstance(node.args[0], ast.ListComp):
+            comp = node.args[0]
+            if _name_is(f, "list"):
+                return comp
+            if _name_is(f, "set"):
+                return ast.copy_location(ast.SetComp(elt=comp.elt, generators=comp.generators), node)
+        return node
+
+    @staticmethod
+    def _apply(fn: ast.expr, items: ast.expr, keep: bool) -> ast.ListComp | None:
+        """`[fn(x) for x in items]`, or with `keep`, `[x for x in items if fn(x)]`."""
+        if isinstance(fn, ast.Lambda):
+            a = fn.args
+            if len(a.args) != 1 or a.posonlyargs or a.vararg or a.kwonlyargs or a.kwarg or a.defaults:
+                return None
+            target = ast.Name(a.args[0].arg, ast.Store())
+            result = fn.body
+        else:
+            target = ast.Name("_item", ast.Store())  # bound here: a name like any other (V)
+            result = ast.Call(func=fn, args=[ast.Name("_item", ast.Load())], keywords=[])
+        item = ast.Name(target.id, ast.Load())
+        gen = ast.comprehension(target=target, iter=items, ifs=[result] if keep else [], is_async=0)
+        return ast.ListComp(elt=item if keep else result, generators=[gen])
 
 
 # ---------------------------------------------------------------- names

@@ -11,11 +11,22 @@ a choice two students alone made weighs most, one half the class made weighs lit
 score is the weighted Dice coefficient of its two sets of fingerprints over the whole notebook,
 2 * shared / (mine + yours): an exercise weighs what its code weighs, so two lines of
 `logsumexp` everybody writes alike move it little. The same score per exercise shows where.
+
+Code set aside as common still says who has it: when one and the same set of students (more than
+the cutoff, at most half the class) shares set-aside fingerprints in `RING_EXERCISES` exercises or
+more, that is no common way of writing an exercise but a ring copying from one source, and the
+page lists it apart.
+
+The page is bounded, whatever the class: the `pairs_shown` most alike pairs in detail, the first
+`LISTED` pairs, groups and rings in tables, the `PER_EXERCISE` most alike pairs of each exercise
+(a copy of one exercise shows there even when its whole-notebook score is low); the CSV beside it
+has every pair.
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
 import io
 import math
 import os
@@ -29,6 +40,12 @@ from .fingerprint import Prints, fingerprints
 from .summary import cell, similar_page
 
 PARALLEL_FROM = 40  # submissions from which fingerprinting is spread over processes
+# A set of students sharing set-aside code in this many exercises is a ring, not a common style:
+# independent students agree on a whole exercise's code one exercise at a time, with a different
+# set of them each time.
+RING_EXERCISES = 3
+LISTED = 100  # rows of the page's tables of pairs, groups and rings (a class of 500 has thousands)
+PER_EXERCISE = 10  # pairs ranked per exercise on the page
 
 
 @dataclass
@@ -55,6 +72,13 @@ class Group:
     exercises: list[str]  # where all members share code
 
 
+@dataclass(frozen=True)
+class Ring:
+    members: list[int]  # more students than the cutoff, who all have the same set-aside code
+    exercises: list[str]  # where
+    prints: int  # how many set-aside fingerprints exactly these students share
+
+
 @dataclass
 class Comparison:
     assignment: str
@@ -66,6 +90,7 @@ class Comparison:
     common: int  # fingerprints set aside because too many students have them
     cutoff: int  # ... more than this many
     kept: dict[tuple[str, int], list[int]]  # the inverted index: (exercise, fingerprint) -> students
+    rings: list[Ring] = field(default_factory=list)
 
     @property
     def flagged(self) -> list[Pair]:
@@ -197,7 +222,24 @@ def compare(
     pairs.sort(key=lambda p: (-p.score, names[p.a], names[p.b]))
     comparison = Comparison(assignment, exercises, submissions, pairs, [], settings, common, cutoff, kept)
     comparison.groups = groups(comparison)
+    comparison.rings = rings(index, cutoff, n, exercises)
     return comparison
+
+
+def rings(index: dict[tuple[str, int], list[int]], cutoff: int, n: int, exercises: list[str]) -> list[Ring]:
+    """Sets of students sharing set-aside (too common) fingerprints in `RING_EXERCISES` exercises
+    or more, each set exactly the same; largest reach first."""
+    by_set: dict[tuple[int, ...], dict[str, int]] = {}
+    for (ex, _), who in index.items():
+        if cutoff < len(who) <= n // 2:  # more than half the class: the usual way, not a ring
+            where = by_set.setdefault(tuple(sorted(set(who))), {})
+            where[ex] = where.get(ex, 0) + 1
+    out = [
+        Ring(list(members), sorted(where, key=exercises.index), sum(where.values()))
+        for members, where in by_set.items()
+        if len(where) >= RING_EXERCISES
+    ]
+    return sorted(out, key=lambda r: (-len(r.exercises), -len(r.members), -r.prints, r.members))
 
 
 def groups(c: Comparison) -> list[Group]:
@@ -251,9 +293,15 @@ def csv_text(c: Comparison) -> str:
 def html_text(c: Comparison) -> str:
     from .templating import render
 
-    shown = c.pairs[: max(c.settings.pairs_shown, len(c.flagged))]
+    shown = c.pairs[: c.settings.pairs_shown]
     names = [s.student for s in c.submissions]
     details = []
+    per_exercise = {
+        ex: heapq.nsmallest(
+            PER_EXERCISE, (p for p in c.pairs if ex in p.exercises), key=lambda p: (-p.exercises[ex], -p.score)
+        )
+        for ex in c.exercises
+    }
     for rank, p in enumerate(shown, 1):
         sides = []
         for ex in sorted(p.exercises, key=c.exercises.index):
@@ -267,12 +315,17 @@ def html_text(c: Comparison) -> str:
                 }
             )
         details.append({"rank": rank, "pair": p, "a": names[p.a], "b": names[p.b], "exercises": sides})
+    anchor = {(d["pair"].a, d["pair"].b): d["rank"] for d in details}
     return render(
         "similar.html.j2",
         title=f"Similar solutions: {c.assignment}",
         c=c,
         names=names,
+        listed=[(rank, p, anchor.get((p.a, p.b))) for rank, p in enumerate(c.pairs[:LISTED], 1)],
+        limit=LISTED,
         details=details,
+        per_exercise=[(ex, [(p, anchor.get((p.a, p.b))) for p in ps]) for ex, ps in per_exercise.items() if ps],
+        table=similar_page(c.assignment).replace(".html", ".csv"),
         problems=[s for s in c.submissions if s.problem],
     )
 
