@@ -13,7 +13,7 @@ constants and its own builtins (`bound`).
 from __future__ import annotations
 
 import sys
-from types import ModuleType
+from types import BuiltinFunctionType, CodeType, ModuleType
 
 from .bound import K
 from .private import own_builtins
@@ -21,6 +21,9 @@ from .private import own_builtins
 __builtins__ = own_builtins()  # noqa: A001  (see `bound`)
 
 KIT = "autograder"  # the kit's top package: out of the student's sight in a child
+# Values the seal compares but never looks into (most of what it walks: names, docstrings, C
+# functions, code objects): `_parts` would find nothing in them, at a cost per probe.
+ATOMS = frozenset({str, int, float, bool, bytes, type(None), BuiltinFunctionType, CodeType})
 
 
 def kit_modules() -> list[ModuleType]:
@@ -57,19 +60,29 @@ class Seal:
 
     def __init__(self, roots: list[object]):
         self.roots = roots
-        self.objects = self._walk()
+        self.objects, self.looked_into = self._walk()
+        # what each object the walk looked into held then, by identity (the objects are kept
+        # alive in `objects`, so an id is never reused): checking that again is the seal's
+        # check, in C loops but for `_parts`, and the same as walking again
+        self.held = [self._ids(obj) for obj in self.looked_into]
 
-    def _walk(self) -> list[object]:
+    def _walk(self) -> tuple[list[object], list[object]]:
         seen: set[int] = set()
         out: list[object] = []
+        looked_into: list[object] = []
         todo = [(root, 0) for root in reversed(self.roots)]
+        atoms = ATOMS
         while todo:
             obj, depth = todo.pop()
             out.append(obj)
-            if depth < self.DEPTH and id(obj) not in seen:
+            if depth < self.DEPTH and type(obj) not in atoms and id(obj) not in seen:
                 seen.add(id(obj))
+                looked_into.append(obj)
                 todo += [(part, depth + 1) for part in reversed(self._parts(obj))]
-        return out
+        return out, looked_into
+
+    def _ids(self, obj: object) -> tuple[int, ...]:
+        return tuple(map(id, self._parts(obj)))
 
     def renewed(self) -> Seal:
         """The same roots, walked again: after the sandbox itself added to them (an exercise's
@@ -77,8 +90,10 @@ class Seal:
         return type(self)(self.roots)
 
     def broken(self) -> bool:
-        now = self._walk()
-        return len(now) != len(self.objects) or any(a is not b for a, b in zip(now, self.objects, strict=True))
+        """Whether anything the walk looked into holds other objects now: a walk again would
+        differ exactly then."""
+        ids = self._ids
+        return any(ids(obj) != then for obj, then in zip(self.looked_into, self.held, strict=True))
 
     @staticmethod
     def _items(d: dict) -> list[object]:
@@ -99,6 +114,8 @@ class Seal:
         if isinstance(obj, K.ModuleType):
             return self._items(vars(obj)) if obj.__name__.startswith(KIT) else []
         if isinstance(obj, K.FunctionType):
+            if not str(obj.__module__).startswith(KIT):
+                return []  # torch's, which a notebook may patch in its own namespace: not the kit's code
             cells = [self._contents(c) for c in obj.__closure__ or ()]
             return [obj.__code__, obj.__defaults__, obj.__kwdefaults__, obj.__globals__, *cells]
         if isinstance(obj, (staticmethod, classmethod)):
