@@ -43,6 +43,24 @@ class Limits:
     notebook_mib: int
     processes: int
     open_files: int
+    # An exercise's time limit scales with what its checks take the reference: `exercise_floor`
+    # seconds plus `exercise_scale` times the reference's, never above `exercise_timeout`
+    # (`timeout_for`). A hang then costs seconds, not the upper bound.
+    exercise_floor: float = 10.0
+    exercise_scale: float = 100.0
+
+    def __post_init__(self):
+        for key, kind in self.__annotations__.items():
+            v = getattr(self, key)
+            whole = kind == "int"
+            if isinstance(v, bool) or not isinstance(v, int if whole else (int, float)) or not 0 < v < math.inf:
+                raise ValueError(f"[limits] {key} = {v!r}: not {'a whole number' if whole else 'a number'} above 0")
+
+    def timeout_for(self, reference_seconds: float | None) -> float:
+        """An exercise's time limit, from what its checks take the reference (None: not known)."""
+        if reference_seconds is None:
+            return self.exercise_timeout
+        return min(self.exercise_timeout, self.exercise_floor + self.exercise_scale * reference_seconds)
 
 
 VISIBILITY = ("hidden", "after_due_date", "after_published", "visible")  # Gradescope's four settings
@@ -216,7 +234,7 @@ def load(root: Path | None = None) -> Course:
             devices=list(course.get("devices", ["cpu"])),
             seed=None if seed == "per-run" else int(seed),
             tolerances={k: Tolerance(float(v["rtol"]), float(v["atol"])) for k, v in raw["tolerance"].items()},
-            limits=Limits(**{k: limits[k] for k in Limits.__dataclass_fields__}),
+            limits=Limits(**limits),
             assignments={
                 name: Assignment(
                     name, a.get("title", name), a["module"], {ex: float(p) for ex, p in a["points"].items()}

@@ -213,6 +213,15 @@ def test_code_after_the_first_student_line_looks_nothing_up():
     assert ("autograder.sandbox.procs", "_processes") in seen
 
 
+def test_every_module_of_that_code_is_sealed():
+    """The seal watches the modules this code runs in (`seal.AFTER_FIRST_LINE`): one left out could
+    be changed by a student with nothing to see."""
+    from autograder.sandbox.seal import AFTER_FIRST_LINE
+
+    _, seen = reachable_problems(AFTER)
+    assert {module for module, _ in seen} - set(AFTER_FIRST_LINE) == set()
+
+
 def test_the_record_holds_only_what_cannot_change_under_it():
     """K's fields are C functions and descriptors, immutable types, torch's dtypes and constants;
     Python code among them would look its own globals up when it runs. The exceptions are named."""

@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,7 @@ from ..config import Course
 from .reference import Reference
 from .store import kit_digest
 
-FORMAT = 1
+FORMAT = 2  # 2: with the reference's seconds per exercise
 KEEP = 16  # newest cache files kept per assignment (per-run seeds make one a run)
 
 
@@ -50,6 +51,9 @@ class Expected:
     ref: Reference
     seed: int
     cache: dict[tuple[str, str, str], tuple[Any, Any]] = field(default_factory=dict)
+    # what each exercise's checks took the reference on the CPU, here: its time limit scales with
+    # it (`Limits.timeout_for`)
+    seconds: dict[str, float] = field(default_factory=dict)
     # the same values as the wire's plain JSON, for the cache file: (want, torch_says)
     _plain: dict[tuple[str, str, str], tuple[Any, Any]] = field(default_factory=dict, repr=False)
 
@@ -75,7 +79,10 @@ class Expected:
     def get(self, check: Check, device: str) -> tuple[Any, Any]:
         key = (check.exercise, check.name, device)
         if key not in self.cache:
+            start = time.perf_counter()
             want = self.plain(check, self.ref.namespace, device)
+            if device == "cpu":
+                self.seconds[check.exercise] = self.seconds.get(check.exercise, 0.0) + time.perf_counter() - start
             torch_says = self.plain(check, self.ref.oracle, device) if check.oracle else None
             self._plain[key] = (want, torch_says)
             # the same form the student's result arrives in
@@ -122,10 +129,12 @@ class Expected:
                 want, torch_says = entry["expected"], entry["torch"]
                 loaded[key] = (wire.decode(want), None if torch_says is None else wire.decode(torch_says))
                 plain[key] = (want, torch_says)
+            seconds = {str(ex): float(s) for ex, s in doc["seconds"].items() if 0 <= float(s) < 1e6}
         except (OSError, ValueError, TypeError, KeyError, AttributeError, RecursionError):
             return  # missing, half-written by hand, corrupt: computed and written anew
         self.cache.update(loaded)
         self._plain.update(plain)
+        self.seconds.update(seconds)
         with contextlib.suppress(OSError):
             os.utime(file)  # a file in use is among the newest: `_prune` keeps it
 
@@ -140,6 +149,7 @@ class Expected:
             "assignment": self.ref.assignment.name,
             "seed": self.seed,
             "devices": list(devices),
+            "seconds": self.seconds,
             "checks": [
                 {"exercise": ex, "name": name, "device": d, "expected": want, "torch": torch_says}
                 for (ex, name, d), (want, torch_says) in self._plain.items()

@@ -167,6 +167,8 @@ class Attempt:
     early: dict | None = None
     job: Job | None = None
     run: ExerciseRun | None = None
+    timeout: float = 0.0  # seconds for its process (`Limits.timeout_for`)
+    seconds: float = 0.0  # what its process took (the notebook's cells not included), for the bench
 
 
 def prepare(ex: str, points: float, nb: notebook.Notebook, grading_run: GradingRun) -> Attempt:
@@ -189,7 +191,8 @@ def prepare(ex: str, points: float, nb: notebook.Notebook, grading_run: GradingR
         grading_run.seed,
         cell.index,
     )
-    return Attempt(ex, points, job=job)
+    timeout = course.limits.timeout_for(grading_run.expected.seconds.get(ex))
+    return Attempt(ex, points, job=job, timeout=timeout)
 
 
 def run_attempt(attempt: Attempt, box: Sandbox, time_left: float, device: str = "cpu") -> None:
@@ -204,7 +207,14 @@ def run_attempt(attempt: Attempt, box: Sandbox, time_left: float, device: str = 
         attempt.run = ExerciseRun("timeout", "the submission's time limit was reached before this exercise")
         return
     job = replace(attempt.job, devices=[device], stay=device != "cpu")
-    run = box.run(job, min(box.limits.exercise_timeout, time_left))
+    before = box.timings["probes"]
+    run = box.run(job, min(attempt.timeout, time_left), min(box.limits.exercise_timeout, time_left))
+    attempt.seconds += box.timings["probes"] - before
+    if run.outcome == "timeout" and attempt.timeout < min(box.limits.exercise_timeout, time_left):
+        run.message += (
+            f" (this exercise's limit is {attempt.timeout:.0f} s: [limits] exercise_floor plus exercise_scale"
+            " times what its checks take the reference)"
+        )
     if attempt.run is None:
         attempt.run = run
         return
@@ -282,6 +292,7 @@ def grade_notebook(path: Path, student: str, grading_run: GradingRun) -> dict:
     start = time.monotonic()
     found = flags.review(nb, ref)  # once per notebook, not per exercise: its added cells count for each
     for attempt in attempts:
+        grading_run.timed(f"exercise {attempt.ex}", attempt.seconds)  # bench/timeouts.py reads these
         exercise = judge_attempt(attempt, nb, grading_run)
         flags.apply(exercise, found[attempt.ex], ref.course.flags_forbidden)
         result["exercises"].append(exercise)

@@ -95,7 +95,8 @@ def compute(course: Course, a: Assignment, release_nb: Path | None = None) -> di
         "points": a.points,
         "forbidden": {ex: course.forbidden[ex] for ex in a.exercises if ex in course.forbidden},
         "tolerances": {k: {"rtol": t.rtol, "atol": t.atol} for k, t in course.tolerances.items()},
-        "limits": {k: getattr(course.limits, k) for k in Limits.__dataclass_fields__},
+        # the self-check has no reference's seconds (`seconds`): its limits are the upper bounds
+        "limits": {k: getattr(course.limits, k) for k in Limits.__dataclass_fields__ if k not in SCALING},
         "locked": {
             gid: {"checksum": c.checksum, "skippable": ref.skippable(gid)} for gid, c in sorted(ref.locked.items())
         },
@@ -199,6 +200,9 @@ def same(have: dict, want: dict, course: Course) -> bool:
 # ---- at the student's: the checker and this file, no reference -----------------------------
 
 
+SCALING = ("exercise_floor", "exercise_scale")  # `Limits.timeout_for`, which needs the reference
+
+
 class Shipped(Reference):
     """The release data of one assignment, standing in for both the grader's `Reference` (the
     course, the locked cells) and its `Expected` (the values). It has no reference code: asking
@@ -254,6 +258,11 @@ class Shipped(Reference):
             )
             for c in self.doc["checks"]
         }
+
+    @property
+    def seconds(self) -> dict[str, float]:
+        """As `Expected.seconds`: none here, so every exercise takes `[limits] exercise_timeout`."""
+        return {}
 
     def get(self, check: Check, device: str) -> tuple[Any, Any]:
         """The expected values of `check`, as `Expected.get` gives them."""

@@ -244,11 +244,12 @@ class Sandbox:
         return run
 
     # -- one exercise ---------------------------------------------------------
-    def run(self, job: Job, timeout: float) -> ExerciseRun:
-        """Run `job` in a fresh fork of the cells' process; never raises for anything the submission
-        does. The first call runs the cells (with a time limit of its own, `timeout`); when an
-        exercise does not end well, its sandbox is torn down and the next exercise runs the cells
-        again in a fresh one, but for those that timed out."""
+    def run(self, job: Job, timeout: float, cells_timeout: float | None = None) -> ExerciseRun:
+        """Run `job` in a fresh fork of the cells' process, within `timeout`; never raises for
+        anything the submission does. The first call runs the cells (with a time limit of their
+        own, `cells_timeout`, by default `timeout`); when an exercise does not end well, its
+        sandbox is torn down and the next exercise runs the cells again in a fresh one, but for
+        those that timed out."""
         if self.cells_hung:
             return ExerciseRun(
                 "timeout",
@@ -262,7 +263,7 @@ class Sandbox:
                 f"the exercise's cell (cell {job.own_cell}) did not finish within the cell time limit "
                 f"({self.limits.cell_timeout:g} s) when the notebook ran, so it was not run again",
             )
-        cells = self.notebook(timeout)
+        cells = self.notebook(timeout if cells_timeout is None else cells_timeout)
         if cells.outcome != "done":
             self.cells_run = None  # the next exercise starts afresh
             return cells

@@ -34,7 +34,7 @@ from .bound import K
 from .exercises import Exercises, Probes
 from .private import own_builtins
 from .procs import become_subreaper, sweeper
-from .seal import Seal, hide_kit, kit_modules, settle
+from .seal import Seal, hide_kit, kit_modules, sealed_modules, settle
 from .tripwire import Tripwire, Trusted, guard, watch
 
 __builtins__ = own_builtins()  # noqa: A001  (the job reader and the sender run after student code: `bound`)
@@ -220,7 +220,7 @@ def child(job_fd: int, result_fd: int, plan: isolation.Plan, slot: int) -> int:
     names = notebook_globals()
     far = prepare(job, job_fd, result_fd, read_job, plan, layers, names)
     settle(kit_modules())
-    seal = None if "seal" in switched_off() else Seal([*kit_modules(), far])
+    seal = None if "seal" in switched_off() else Seal([*sealed_modules(job["module"]), far])
     if seal is not None:
         hide_kit()
     # the first student line runs here

@@ -33,11 +33,12 @@ def _warm_optim() -> None:
     torch.optim.SGD([p], lr=0.1).step()
 
 
-def preload(imported: set[str] | None = None) -> None:
+def preload(imported: set[str] | None = None, forbidden: list[list[str]] = ()) -> None:
     """What every sandbox needs, imported once in the pool server before it forks. `imported`:
     the top-level packages the notebooks' cells import (None: not known). matplotlib and
     scikit-learn (0.3 s and 0.6 s) are preloaded only for notebooks that import them: 03's and
-    04's run cells never import matplotlib."""
+    04's run cells never import matplotlib. `forbidden`: course.toml's lists, whose watches
+    (a walk of torch's operator table, about 40 ms) are worked out here once, not per sandbox."""
     for name in PRELOAD:
         top = name.split(".")[0]
         if imported is not None and top in ("matplotlib", "sklearn") and top not in imported:
@@ -47,6 +48,10 @@ def preload(imported: set[str] | None = None) -> None:
         except ImportError:
             pass
     _warm_optim()
+    from .tripwire import watch
+
+    for names in forbidden:
+        watch(names)  # `tripwire.operators` keeps what it found
 
 
 def sandbox_plan(course_root: str):

@@ -26,6 +26,31 @@ KIT = "autograder"  # the kit's top package: out of the student's sight in a chi
 ATOMS = frozenset({str, int, float, bool, bytes, type(None), BuiltinFunctionType, CodeType})
 
 
+# The kit's modules whose code runs after the first student line (`bound` says which code, and
+# tests/test_bound.py checks that this lists every module it reaches), besides the assignment's
+# checks module: what the seal watches. The rest of the kit (the grader's side, which a sandbox
+# imports with these) never runs there again, so its change is nobody's gain.
+AFTER_FIRST_LINE = (
+    "autograder.wire",
+    "autograder.checks",
+    "autograder.sandbox.bound",
+    "autograder.sandbox.cells",
+    "autograder.sandbox.exercises",
+    "autograder.sandbox.isolation",
+    "autograder.sandbox.limits",
+    "autograder.sandbox.private",
+    "autograder.sandbox.procs",
+    "autograder.sandbox.seal",
+    "autograder.sandbox.seccomp",
+    "autograder.sandbox.tripwire",
+)
+
+
+def sealed_modules(checks_module: str) -> list[ModuleType]:
+    """The modules the seal watches in a sandbox for `checks_module` (`AFTER_FIRST_LINE`)."""
+    return [sys.modules[name] for name in (*AFTER_FIRST_LINE, f"{KIT}.checks.{checks_module}")]
+
+
 def kit_modules() -> list[ModuleType]:
     return [m for name, m in sys.modules.items() if name == KIT or name.startswith(KIT + ".")]
 

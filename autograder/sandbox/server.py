@@ -44,6 +44,16 @@ def imported_by(course_root: str, modules: list[str]) -> set[str] | None:
         return None
 
 
+def forbidden_in(course_root: str) -> list[list[str]]:
+    """course.toml's forbidden names, each exercise's list (none when it cannot be read)."""
+    from .. import config
+
+    try:
+        return list(config.load(Path(course_root)).forbidden.values())
+    except config.ConfigError:
+        return []
+
+
 _IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.M)
 
 
@@ -52,7 +62,7 @@ def serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
     from .parent import parent
     from .preload import preload, sandbox_plan
 
-    preload(imported_by(course_root, modules))
+    preload(imported_by(course_root, modules), forbidden_in(course_root))
     for module in modules:
         registry(module)
     plan = sandbox_plan(course_root)

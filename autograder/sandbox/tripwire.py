@@ -111,12 +111,13 @@ class Trusted:
         for node in ast.walk(ast.parse(source)):
             for alias in node.names if isinstance(node, (ast.Import, ast.ImportFrom)) else ():
                 name = alias.asname or alias.name.split(".")[0]
-                try:
-                    if isinstance(node, ast.ImportFrom):
-                        obj = getattr(importlib.import_module(node.module or ""), alias.name)
-                    else:
-                        obj = importlib.import_module(alias.name if alias.asname else name)
-                except (ImportError, AttributeError, ValueError):
+                # what is imported already (the pool server preloads torch): importing more here
+                # would cost every submission seconds, for modules no forbidden call goes through
+                if isinstance(node, ast.ImportFrom):
+                    obj = getattr(sys.modules.get(node.module or ""), alias.name, MISSING)
+                else:
+                    obj = sys.modules.get(alias.name if alias.asname else name, MISSING)
+                if obj is MISSING:
                     continue
                 self._imported[name] = obj
                 if isinstance(obj, ModuleType):
@@ -253,7 +254,12 @@ class Tripwire(TorchDispatchMode):
         self.trusted, self.report = trusted, report
         self.operators, self.functions, self.packages = watched
         self.hits: list[str] = []
-        self.armed = bool(watched)
+        # Each hook only where it has something to see: the dispatch mode costs every aten operator
+        # a trip through Python, the profile hook every call. A watch of packages alone (torch.optim,
+        # torch.nn.init's functions) needs no operator watch; one that forbids nothing, neither.
+        self.mode = bool(self.operators)
+        self.hook = bool(self.functions or self.packages)
+        self.armed = self.mode or self.hook
 
     def _record(self, hit: str) -> None:
         if self.report is not None:
@@ -273,44 +279,42 @@ class Tripwire(TorchDispatchMode):
         return func(*args, **(kwargs or {}))
 
     def _profile(self, frame: FrameType, event: str, arg) -> None:
-        if event == "c_call":
-            if arg in SWITCHES and not _torch_frame(frame):
-                self._record("the grader's operator watch was switched off during the check")
-            return
-        if event != "call":
-            return
-        code = frame.f_code
-        name = code.co_name
-        if (code.co_filename.startswith(self.packages) or any(f in name for f in self.functions)) and _torch_frame(
-            frame
-        ):
-            package = code.co_filename[len(TORCH_DIR) :].rsplit(SEP, 1)[0].replace(SEP, ".")
-            self._hit(f"torch.{package}'s {code.co_qualname}", frame.f_back)
+        # Runs on every call while a probe runs: what is not torch's is let go first, in C.
+        if event == "call":
+            code = frame.f_code
+            filename = code.co_filename
+            if not filename.startswith(TORCH_DIR):
+                return
+            name = code.co_name
+            if (
+                filename.startswith(self.packages) or self.functions and any(f in name for f in self.functions)
+            ) and _torch_frame(frame):
+                package = filename[len(TORCH_DIR) :].rsplit(SEP, 1)[0].replace(SEP, ".")
+                self._hit(f"torch.{package}'s {code.co_qualname}", frame.f_back)
+        elif event == "c_call" and arg in SWITCHES and not _torch_frame(frame):
+            self._record("the grader's operator watch was switched off during the check")
 
     def paused(self) -> None:
         self._record("the grader's call tracing was switched off during the check")
 
     # The mode goes on first and off last, with the profile hook off: so no switch of ours is seen.
     def __enter__(self):
-        if not self.armed:
-            return self
-        super().__enter__()
-        K.setprofile(self._profile)
+        if self.mode:
+            super().__enter__()
+        if self.hook:
+            K.setprofile(self._profile)
         return self
 
     def __exit__(self, *exc):
-        if not self.armed:
-            return None
-        K.setprofile(None)
-        return super().__exit__(*exc)
+        if self.hook:
+            K.setprofile(None)
+        return super().__exit__(*exc) if self.mode else None
 
     def intact(self) -> bool:
-        """Both hooks still in place (call inside the `with`)."""
-        if not self.armed:
-            return True
+        """The hooks it set still in place (call inside the `with`)."""
         depth = K.dispatch_depth()
-        on_top = depth > 0 and K.dispatch_at(depth - 1) is self
-        return on_top and K.getprofile() == self._profile
+        on_top = not self.mode or depth > 0 and K.dispatch_at(depth - 1) is self
+        return on_top and (not self.hook or K.getprofile() == self._profile)
 
 
 _PROFILE = Tripwire._profile
