@@ -32,7 +32,8 @@ def apply(reference: str, mutant: str | list[tuple[str, str]]) -> str:
 
 
 def load(course: Course, a: Assignment) -> dict:
-    """The file's MUTANTS (as whole cell sources), ALTERNATIVES, LESSON (the lesson's own code),
+    """The file's MUTANTS (as whole cell sources), ALTERNATIVES (one per exercise), MORE_ALTERNATIVES
+    (exercise -> {name: cell}, further correct solutions), LESSON (the lesson's own code),
     EQUIVALENT (automatic mutants that cannot be told from the reference, each with why) and
     BUGGY_SAMPLE."""
     table = runpy.run_path(str(Path(course.root) / "samples" / "mutants" / f"{a.module}.py"))
@@ -40,10 +41,27 @@ def load(course: Course, a: Assignment) -> dict:
     return {
         "MUTANTS": {ex: {name: apply(refs[ex], m) for name, m in ms.items()} for ex, ms in table["MUTANTS"].items()},
         "ALTERNATIVES": table.get("ALTERNATIVES", {}),
+        "MORE_ALTERNATIVES": table.get("MORE_ALTERNATIVES", {}),
         "LESSON": table.get("LESSON", {}),
         "EQUIVALENT": table.get("EQUIVALENT", {}),
         "BUGGY_SAMPLE": table["BUGGY_SAMPLE"],
     }
+
+
+def alternatives(table: dict) -> dict[str, dict[str, str]]:
+    """Every correct solution written differently: exercise -> {name: cell source}."""
+    out = {ex: {"alternative": src} for ex, src in table["ALTERNATIVES"].items()}
+    for ex, more in table["MORE_ALTERNATIVES"].items():
+        out.setdefault(ex, {}).update(more)
+    return out
+
+
+def alternative_rounds(table: dict) -> list[dict[str, str]]:
+    """The alternatives as whole submissions: round k holds the k-th alternative of each exercise
+    that has one, so every alternative is graded once."""
+    ways = alternatives(table)
+    rounds = max((len(w) for w in ways.values()), default=0)
+    return [{ex: list(w.values())[k] for ex, w in ways.items() if len(w) > k} for k in range(rounds)]
 
 
 def behaviours(course: Course, a: Assignment) -> dict[str, dict[str, list[str]]]:

@@ -13,8 +13,9 @@ grading.
 
 Over several seeds, every variant that must pass (the reference, so also the reference
 against torch on every oracle check; alternatives; lesson-literal variants) passes every
-check, and every mutant fails at least one check of its own exercise at every seed. Each
-disagreement names the variant, the check and the seed.
+check, and every mutant fails at least one check of its own exercise at every seed: the seeds
+asked for, and further ones up to `MUTANT_SEEDS` (20) at least, so that a mutant that only a
+lucky input catches is reported. Each disagreement names the variant, the check and the seed.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from .grading.reference import Reference
 from .sandbox.limits import reset_torch
 from .sandbox.tripwire import Tripwire, Trusted, watch
 
+# A mutant must lose points at every one of at least this many seeds: one that a lucky draw lets
+# through is a survivor (a verdict that depends on the seed is a flaky verdict).
+MUTANT_SEEDS = 20
 PROBE_SECONDS = 30.0  # of CPU time (not wall time: a loaded machine is no reason): a mutant that loops is stopped
 
 
@@ -89,8 +93,8 @@ def variants(course: Course, a: Assignment, exercise: str | None = None) -> list
         if exercise and ex != exercise:
             continue
         out.append(Variant(ex, "reference", "reference", None, True))
-        if ex in table["ALTERNATIVES"]:
-            out.append(Variant(ex, "alternative", "alternative", table["ALTERNATIVES"][ex], True))
+        for name, src in mutants.alternatives(table).get(ex, {}).items():
+            out.append(Variant(ex, "alternative", name, src, True))
         if ex in table["LESSON"]:
             out.append(Variant(ex, "lesson", "lesson-literal", table["LESSON"][ex], True))
         for name, src in table["MUTANTS"].get(ex, {}).items():
@@ -156,7 +160,9 @@ class Bench:
             error = _run(compile(own, "<cell own>", "exec"), names)  # rerun_own_cell
         return names, trusted, error
 
-    def judge_variant(self, variant: Variant, seed: int) -> Outcome:
+    def judge_variant(self, variant: Variant, seed: int, until_failure: bool = False) -> Outcome:
+        """The variant's verdict at `seed`; with `until_failure`, its checks stop at the first that
+        fails (all a must-fail variant needs: it lost points)."""
         out = Outcome(variant, seed)
         banned = self.course.forbidden.get(variant.exercise, [])
         if variant.source is not None and (why := forbidden.find(variant.source, banned)):
@@ -177,6 +183,8 @@ class Bench:
                     return out
                 verdict = judge(check, device, reply, expected, self.course, error or "no result")
                 out.checks[(check.name, device)] = (verdict["passed"], verdict["message"])
+                if until_failure and not verdict["passed"]:
+                    return out
         return out
 
 
@@ -214,6 +222,16 @@ def probe(
     return reply, list(tripwire.hits)
 
 
+def mutant_seeds(seeds: Iterable[int], at_least: int = MUTANT_SEEDS) -> list[int]:
+    """`seeds`, and the next ones after the last until there are `at_least`."""
+    out = list(dict.fromkeys(seeds))
+    nxt = max(out, default=0) + 1
+    while len(out) < at_least:
+        out.append(nxt)
+        nxt += 1
+    return out
+
+
 def run(
     course: Course,
     assignment: str,
@@ -221,14 +239,20 @@ def run(
     exercise: str | None = None,
     devices: Iterable[str] = ("cpu",),
     extra: Iterable[Variant] = (),
+    at_least: int = MUTANT_SEEDS,
 ) -> list[Outcome]:
-    """Every variant (and `extra` ones) at every seed: one Outcome each."""
+    """Every variant (and `extra` ones) at every seed: one Outcome each. A variant that must fail
+    is judged at `at_least` seeds at least (`mutant_seeds`), each until its first failing check."""
     bench = Bench(course, assignment, devices)
     todo = variants(course, bench.a, exercise) + [v for v in extra if not exercise or v.exercise == exercise]
+    seeds = list(seeds)
+    more = mutant_seeds(seeds, at_least)
     out = []
-    for seed in seeds:
+    for seed in more:
         for v in todo:
-            out.append(bench.judge_variant(v, seed))
+            if v.must_pass and seed not in seeds:
+                continue
+            out.append(bench.judge_variant(v, seed, until_failure=not v.must_pass))
     return out
 
 

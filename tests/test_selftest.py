@@ -202,3 +202,54 @@ def test_a_forbidden_key_that_is_no_exercise_is_an_error(tmp_path, line, says):
     (tmp_path / "course.toml").write_text(text.replace('\nlogsumexp = ["logsumexp"]\n', f"\n{line}\n"))
     with pytest.raises(config.ConfigError, match=re.escape(says)):
         config.load(tmp_path)
+
+
+# ---- the self-check agrees with the grade ------------------------------------------------------------
+
+
+def _failing_test_cells(path, tmp_path) -> list[str]:
+    """Runs the notebook at `path` top to bottom, as a student does; the test cells that raise."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    folder = tmp_path / path.parent.name
+    folder.mkdir()
+    NotebookClient(nb, timeout=300, allow_errors=True, resources={"metadata": {"path": str(folder)}}).execute()
+    out = []
+    for cell in nb.cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if gid.endswith("_tests") and errors:
+            out.append(f"{gid}: {errors[0]['ename']}: {errors[0]['evalue'][:300]}")
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_lessons_own_code_passes_every_notebook_test(assignment, tmp_path):
+    """samples/<a>/lesson.ipynb is the release notebook with each exercise written as the lesson writes
+    it: the release's own test cells accept it, as the grade gives it full marks (a student who follows
+    the lesson never sees a failing test of a right answer, e.g. 04's AvgStats read after reset())."""
+    failing = _failing_test_cells(ROOT / "samples" / assignment / "lesson.ipynb", tmp_path)
+    assert failing == [], f"{assignment}: notebook tests that fail the lesson's own code:\n" + "\n".join(failing)
+
+
+def test_a_mutant_that_a_lucky_seed_catches_is_reported(course):
+    """Mutants are judged at 20 seeds at least, whatever `seeds` asks for the rest: one that only some
+    random inputs catch (here, random ends near -2) is a survivor at the seeds where it passes."""
+    lucky = selftest.Variant(
+        "sched_no",
+        "mutant",
+        "the end when it is near -2",
+        "@annealer\ndef sched_no(start, end, pos):\n    return start if end > -1.7 else end\n",
+        False,
+    )
+    assert selftest.mutant_seeds([1, 2, 3]) == list(range(1, 21))
+    outcomes = selftest.run(course, "05_anneal", [1], "sched_no", extra=[lucky])
+    assert {o.seed for o in outcomes if o.variant.kind == "reference"} == {1}
+    mine = [o for o in outcomes if o.variant == lucky]
+    assert [o.seed for o in mine] == list(range(1, 21))
+    assert not mine[0].passed  # seed 1 alone would have caught it
+    bad = selftest.disagreements(outcomes)
+    assert bad and all("the end when it is near -2 must fail, but passed every check" in line for line in bad), bad

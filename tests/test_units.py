@@ -178,8 +178,13 @@ REPR = (
 )
 HIDDEN = [
     # (judge, got, want, what the message says, what it must not say)
-    (equal, [10, 10, 9], [10, 10, 10], "at [2]: expected an int, got 9", "[10, 10, 10]"),
-    (equal, 11, 10, "expected an int, got 11", "10"),
+    (equal, [10, 10, 9], [10, 10, 10], "at [2]: got the number 9, not the expected value", "[10, 10, 10]"),
+    (equal, 11, 10, "got the number 11, not the expected value", "10"),
+    # never a contradiction: a value of the expected kind is not "expected a bool, got False"
+    (equal, False, True, "got False, not the expected value", "a bool"),
+    (close, [1.0, False], [1.0, True], "at [1]: got False, not the expected value", "a bool"),
+    (equal, "x", None, "expected None, got str 'x'", ""),
+    (equal, [1, 2], [1, 2, 3], "too few items: expected 3 items, got 2", "[1, 2, 3]"),
     (
         equal,
         REPR.replace("5", "4"),
@@ -195,11 +200,14 @@ HIDDEN = [
         "at [1]: got 'x', which parts from the expected string (1 characters) at character 0",
         "'b'",
     ),
-    (close, 0.7431, 0.7531091, "got 0.7431, not the expected number (abs error 0.01", "0.753"),
-    (close, [1.0, 2.5], [1.0, 2.25], "at [1]: got 2.5, not the expected number", "2.25"),
-    (close, T([1.0, 2.0]), T([1.0, 2.5]), "1 of 2 values differ: max abs error 0.5 at index (1,)", "2.5"),
+    # no size of the error either: the value got and the error would give the expected one
+    (close, 0.7431, 0.7531091, "got 0.7431, off the expected number by more than the tolerance", "error"),
+    (close, [1.0, 2.5], [1.0, 2.25], "at [1]: got 2.5, off the expected number by more than the tolerance", "0.25"),
+    (close, T([1.0, 2.0]), T([1.0, 2.5]), "1 of 2 values are off by more than the tolerance", "0.5"),
+    (close, T([1.0, 2.0]), T([1.0, 2.5]), "the first at index (1,)", "abs error"),
     (close, T([1.0, 2.0]), T([[1.0, 2.0]]), "expected shape [1, 2], got [2]", ""),
-    (close, "valid", "train", "expected a str of 5 characters, got str 'valid'", "train"),
+    (close, "valid", "train", "got str 'valid', not the expected value", "train"),
+    (close, "valid!", "train", "expected a str of 5 characters, got str 'valid!'", "train"),
     (close, None, 28, "expected a number, got None", "28"),
 ]
 

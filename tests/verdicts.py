@@ -23,14 +23,16 @@ from conftest import ASSIGNMENTS, ROOT, make_submission, mutants  # noqa: E402
 
 from autograder import config  # noqa: E402
 from autograder.grading import grade  # noqa: E402
+from autograder.mutants import alternative_rounds  # noqa: E402
 
 
 def submissions(course: config.Course, assignment: str, tmp: Path) -> list[tuple[str, Path]]:
     """(name, notebook): the samples, the alternatives together, each hand-written mutant alone."""
     out = [(kind, ROOT / "samples" / assignment / f"{kind}.ipynb") for kind in ("perfect", "buggy", "stubs", "lesson")]
     table = mutants(course, assignment)
-    if table["ALTERNATIVES"]:
-        out.append(("alternatives", make_submission(tmp, assignment, "alternatives", table["ALTERNATIVES"])))
+    for k, plan in enumerate(alternative_rounds(table)):
+        name = "alternatives" if k == 0 else f"alternatives {k + 1}"
+        out.append((name, make_submission(tmp, assignment, name.replace(" ", "-"), plan)))
     for ex, bugs in table["MUTANTS"].items():
         for i, (bug, source) in enumerate(bugs.items()):
             out.append((f"{ex}: {bug}", make_submission(tmp, assignment, f"{ex}-{i}", {ex: source})))

@@ -8,6 +8,7 @@ TrainEvalCallback from the notebook (`ns.TrainEvalCallback`, given code).
 
 from __future__ import annotations
 
+import re
 from functools import partial
 from types import SimpleNamespace
 
@@ -159,6 +160,21 @@ def _(ns, t):
 def _(ns, t):
     run, tracer, _ = _trace(ns, t, cbs_before=[_Stopper()], epochs=2)
     return [tracer.events, bool(run.stop)]
+
+
+class _StopAtLastBatch(ProbeCallback):
+    """Sets run.stop in after_batch of the last training batch: the pass ends by running out of
+    batches, with the flag still set."""
+
+    def after_batch(self):
+        if self.run.in_train and self.run.n_iter % self.run.iters == 0:
+            self.run.stop = True
+
+
+@check("Runner", "a stop flag set at the last training batch is reset too: validation runs", judge=equal, visible=True)
+def _(ns, t):
+    run, tracer, learn = _trace(ns, t, cbs_before=[_StopAtLastBatch()], epochs=2)
+    return [tracer.events, learn.opt.steps, bool(run.stop)]
 
 
 class _StopAtFirstEpoch(ProbeCallback):
@@ -455,6 +471,29 @@ def _(ns, t):
         empty = repr(stats)
         stats.accumulate(_batch(t, 4, t.rand()))
         out.append([empty, repr(stats).split(":")[0]])
+    return out
+
+
+def _numbers(text: str) -> list[float]:
+    return [float(m) for m in re.findall(r"-?\d+(?:\.\d*)?(?:e-?\d+)?", text)]
+
+
+@check("AvgStats", "repr after a batch shows the averages, after 'train: ' or 'valid: '", judge=equal, visible=True)
+def _(ns, t):
+    # The numbers in the repr against the AvgStats' own avg_stats (4 digits: a tensor prints so).
+    out = []
+    for in_train, metrics in ((True, [_top_is]), (False, [_top_is, _mean_pred])):
+        stats = ns.AvgStats(metrics, in_train)
+        stats.reset()
+        for bn in (5, 3):
+            stats.accumulate(_batch(t, bn, 2 + t.rand()))
+        text = repr(stats)
+        head, _, tail = text.partition(":")
+        shown, avg = _numbers(tail), floats(stats.avg_stats)
+        same = len(shown) == len(avg) and all(
+            abs(a - b) <= 1e-3 * max(1.0, abs(b)) for a, b in zip(shown, avg, strict=False)
+        )
+        out.append([head, same])
     return out
 
 

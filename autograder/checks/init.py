@@ -160,6 +160,13 @@ def _(ns, t):
     return [_fans(ns, t.randn(*shape)) for shape in ((16, 8, 3), (6, 4, 3, 5), (8, 4, 3, 2, 5))]
 
 
+@check("fan_in_out", "one output channel, one input channel: (1, 8, 3, 3) and (4, 1, 5)", judge=equal, oracle=True)
+def _(ns, t):
+    # Fixed shapes, whatever the seed: an answer that reads the kernel of another channel than
+    # w[0, 0] fails on a weight that has only one.
+    return [_fans(ns, t.randn(*shape)) for shape in ((1, 8, 3, 3), (4, 1, 5), (1, 1, 2, 7))]
+
+
 @check("fan_in_out", "random shapes of rank 2 to 5", judge=equal, oracle=True)
 def _(ns, t):
     shapes = [[1 + int(9 * t.rand()) for _ in range(rank)] for rank in (2, 3, 4, 5, 4)]

@@ -88,6 +88,12 @@ def _values_close(got: np.ndarray, want: np.ndarray, dtype: str, ctx, where: str
     i = np.unravel_index(int(np.argmax(err)), err.shape) if err.ndim else ()
     nonfinite = int((~np.isfinite(g) & np.isfinite(w)).sum())
     extra = f"; {nonfinite} value(s) came back nan/inf where finite ones were expected" if nonfinite else ""
+    if not getattr(ctx, "visible", False):  # no error size: got minus it would give the expected value
+        first = tuple(int(j) for j in np.argwhere(~ok)[0])
+        return (
+            f"{where}{int((~ok).sum())} of {want.size} values are off by more than the tolerance "
+            f"(rtol={tol.rtol:g}, atol={tol.atol:g}; the first at index {first}){extra}"
+        )
     return (
         f"{where}{int((~ok).sum())} of {want.size} values differ: max abs error {float(err.max()):.3g} "
         f"at index {tuple(int(j) for j in i)} (rtol={tol.rtol:g}, atol={tol.atol:g}){extra}"
@@ -128,14 +134,25 @@ def close(got: Any, want: Any, ctx, where: str = "") -> str | None:
         tol = ctx.tolerance("float32")
         if np.isclose(g, float(want), rtol=tol.rtol, atol=tol.atol, equal_nan=True):
             return None
-        error = f"abs error {abs(g - float(want)):.3g}, rtol={tol.rtol:g}, atol={tol.atol:g}"
         if getattr(ctx, "visible", False):
+            error = f"abs error {abs(g - float(want)):.3g}, rtol={tol.rtol:g}, atol={tol.atol:g}"
             return f"{at}expected {float(want):.7g}, got {g:.7g} ({error})"
-        return f"{at}got {g:.7g}, not the expected number ({error})"
+        # no error size: got and the error would give the expected number
+        within = f"rtol={tol.rtol:g}, atol={tol.atol:g}"
+        return f"{at}got {g:.7g}, off the expected number by more than the tolerance ({within})"
     if got != want:
-        expected = describe_value(want) if getattr(ctx, "visible", False) else kind(want)
-        return f"{at}expected {expected}, got {describe_value(got)}"
+        if getattr(ctx, "visible", False):
+            return f"{at}expected {describe_value(want)}, got {describe_value(got)}"
+        return f"{at}{_differs(got, want)}"
     return None
+
+
+def _differs(got: Any, want: Any) -> str:
+    """A hidden value that is not the expected one, in words: its kind when the kinds differ, else
+    only that it is not the value expected (never "expected a bool, got False")."""
+    if kind(got) != kind(want):
+        return f"expected {kind(want)}, got {describe_value(got)}"
+    return f"got {describe_value(got)}, not the expected value"
 
 
 def equal(got: Any, want: Any, ctx, where: str = "") -> str | None:
@@ -153,7 +170,9 @@ def equal(got: Any, want: Any, ctx, where: str = "") -> str | None:
         if row and list(got) != want and getattr(ctx, "visible", False):
             return f"{at}expected {_short(want)}, got {_short(list(got))}"
         if len(got) != len(want):
-            return f"{at}expected {len(want)} items, got {len(got)}; {_first_difference(got, want, ctx, where)}"
+            many = "too many" if len(got) > len(want) else "too few"
+            first = _first_difference(got, want, ctx, where)
+            return f"{at}{many} items: expected {len(want)} items, got {len(got)}; {first}"
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
             if msg := equal(g, w, ctx, f"{where}[{i}]"):
                 return msg
@@ -162,6 +181,8 @@ def equal(got: Any, want: Any, ctx, where: str = "") -> str | None:
         i = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))  # noqa: B905
         return f"{at}got {_short(got)}, which parts from the expected string ({len(want)} characters) at character {i}"
     if got != want:
+        if not getattr(ctx, "visible", False):
+            return f"{at}{_differs(got, want)}"
         return f"{at}expected {shown(want, ctx)}, got {_short(got)}"
     return None
 

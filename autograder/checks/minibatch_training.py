@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,6 +32,10 @@ def permutation_batches(got, want, ctx) -> str | None:
         return "the batches together are not a permutation of the dataset's indices"
     if flat == list(range(len(flat))):
         return "the indices came back in order: shuffle=True must shuffle"
+    starts = [0, *sizes[:-1]]
+    blocks = [list(range(a, a + n)) for a, n in zip(itertools.accumulate(starts), sizes, strict=True)]
+    if [sorted(b) for b in got] == blocks:
+        return "each batch holds the same indices as without shuffling: items must move between batches too"
     return None
 
 
@@ -148,6 +154,13 @@ def _(ns, t):
     return x.grad
 
 
+@check("nll", "targets that leave out the last classes", oracle=True, visible=True)
+def _(ns, t):
+    # Whatever the seed, classes 3 and 4 never appear: a target one-hot encoded without the number
+    # of classes comes out too narrow here.
+    return ns.nll(F.log_softmax(t.randn(6, 5), -1), t.tensor([0, 2, 1, 0, 2, 2]))
+
+
 # ---- accuracy --------------------------------------------------------------------------------
 
 
@@ -174,6 +187,12 @@ def _(ns, t):
 def _(ns, t):
     out = t.randn(8, 3)
     return [float(ns.accuracy(out, out.argmax(1))), float(ns.accuracy(out, (out.argmax(1) + 1) % 3))]
+
+
+@check("accuracy", "targets and predictions that leave out the last classes", visible=True)
+def _(ns, t):
+    out = t.randn(6, 5) + t.tensor([[9.0, 0, 0, 0, 0]] * 3 + [[0, 9.0, 0, 0, 0]] * 3)  # argmax 0 or 1
+    return float(ns.accuracy(out, t.tensor([0, 1, 0, 1, 1, 2])))
 
 
 # ---- DummyModule ------------------------------------------------------------------------------
@@ -224,6 +243,18 @@ def _(ns, t):
     m.name = "dummy"
     m._cache = None
     return list(m._modules)
+
+
+@check("DummyModule", "two instances built one after the other keep their own modules", judge=equal, visible=True)
+def _(ns, t):
+    a = ns.DummyModule(5, 4, 3)
+    b = ns.DummyModule(2, 6, 1)
+    b.extra = nn.Linear(1, 1)
+    own = [
+        [p is q for p, q in zip(m.parameters(), [m.l1.weight, m.l1.bias, m.l2.weight, m.l2.bias], strict=False)]
+        for m in (a, b)
+    ]
+    return [list(a._modules), list(b._modules), own, len(list(a.parameters()))]
 
 
 @check("DummyModule", "calling it computes l2(relu(l1(x)))", visible=True)
@@ -351,7 +382,7 @@ def _(ns, t):
     return list(ns.Sampler(_ds(ns, t, 10), 3))
 
 
-@check("Sampler", "a batch size that divides the dataset", oracle=True)
+@check("Sampler", "a batch size that divides the dataset: 12 in batches of 4", oracle=True, visible=True)
 def _(ns, t):
     return list(ns.Sampler(_ds(ns, t, 12), 4))
 
@@ -499,32 +530,51 @@ def _(ns, t):
 
 @check("fit", "uses the loss_func it is given, in training and validation", visible=True)
 def _(ns, t):
-    calls = []
-
+    # Graded by what comes out (the returned loss and the trained weights), never by how often fit
+    # calls it: a fit that computes the validation loss once over all predictions is as right.
     def loss_func(pred, yb):  # a mean loss that is not cross-entropy
-        calls.append([torch.is_grad_enabled(), len(yb)])
         return ((pred - F.one_hot(yb, pred.shape[1]).float()) ** 2).mean() * 3
 
     model = _linears(t, (5, 3))
     x, y = t.randn(17, 5), t.randint(3, 17)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     loss, acc = ns.fit(1, model, loss_func, opt, _batches(x[:9], y[:9], 4), _batches(x[9:], y[9:], 5))
-    return [float(loss), float(acc), list(model.parameters()), calls]
+    return [float(loss), float(acc), list(model.parameters())]
+
+
+class _Phases(nn.Module):
+    """Wraps a model; at each forward, notes whether the rows came from the training or the
+    validation set, and the mode and grad mode it ran in. Which states each phase saw is observable;
+    how many forwards fit makes is not graded."""
+
+    def __init__(self, inner: nn.Module, valid_x: torch.Tensor):
+        super().__init__()
+        self.inner, self.valid_x, self.seen = inner, valid_x, {"train": set(), "valid": set()}
+
+    def forward(self, x):
+        valid = bool((x[:, None, :] == self.valid_x[None]).all(-1).any(-1).all())
+        self.seen["valid" if valid else "train"].add((self.training, torch.is_grad_enabled()))
+        return self.inner(x)
 
 
 @check("fit", "trains in train mode, validates in eval mode without grad", judge=equal, visible=True)
 def _(ns, t):
-    spy = tiny.Spy(_linears(t, (4, 3)))
     x, y = t.randn(10, 4), t.randint(3, 10)
-    ns.fit(
-        2,
-        spy,
-        F.cross_entropy,
-        torch.optim.SGD(spy.parameters(), lr=0.1),
-        _batches(x[:6], y[:6], 3),
-        _batches(x[6:], y[6:], 3),
-    )
-    return [(training, grad, n) for training, grad, n, _ in spy.seen]
+    model = _Phases(_linears(t, (4, 3)), x[6:])
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    ns.fit(2, model, F.cross_entropy, opt, _batches(x[:6], y[:6], 3), _batches(x[6:], y[6:], 3))
+    return [sorted(model.seen["train"]), sorted(model.seen["valid"])]
+
+
+@check("fit", "validation averages over samples: a short batch first, in the middle and last", visible=True)
+def _(ns, t):
+    # Fixed sizes, whatever the seed: a fit that assumes only the last batch is short is caught.
+    model = _linears(t, (5, 3))
+    x, y = t.randn(25, 5), t.randint(3, 25)
+    cuts = [0, 1, 9, 11, 19, 25]  # batches of 1, 8, 2, 8, 6
+    valid = [(x[a:b], y[a:b]) for a, b in zip(cuts, cuts[1:], strict=False)]
+    loss, acc = ns.fit(1, model, F.cross_entropy, _NoStep(), [], valid)
+    return [float(loss), float(acc)]
 
 
 # ---- get_dls ------------------------------------------------------------------------------------

@@ -47,6 +47,8 @@ MUTANTS = {
             '    def _inner(start, end): return partial(f, start, end)\n')],
         'passes pos first': [('    def _inner(start, end):\n        return partial(f, start, end)\n',
             '    def _inner(start, end): return lambda pos: f(pos, start, end)\n')],
+        'converts pos to a float': [('    def _inner(start, end):\n        return partial(f, start, end)\n',
+            '    def _inner(start, end): return lambda pos: f(start, end, float(pos))\n')],
     },
     'sched_lin': {
         'start and end swapped': [('    return start + pos*(end-start)\n',
@@ -278,6 +280,7 @@ BEHAVIOURS = {
             "forgets to return _inner",
             "passes pos first",
         ],
+        "LESSON: a 0-d tensor pos (as inside combine_scheds) reaches f as a tensor": ["converts pos to a float"],
     },
     "sched_lin": {"LESSON: start + pos*(end-start)": ["start and end swapped", "forgets start", "adds pos*end"]},
     "sched_cos": {

@@ -47,6 +47,10 @@ MUTANTS = {
             "                if self('begin_epoch'): continue\n                self.all_batches(self.data.train_dl)\n")],
         'ignores a True after_step': [("        if self('after_step'): return\n",
             "        self('after_step')\n")],
+        'resets stop only when it breaks': [
+            ("            if self.stop: break\n", "            if self.stop:\n                self.stop = False\n                break\n"),
+            ("            self('after_batch')\n        self.stop = False\n", "            self('after_batch')\n"),
+        ],
     },
     'AvgStats': {
         'mean of batch means': [('        self.count += bn\n',
@@ -62,6 +66,8 @@ MUTANTS = {
         'a repr even when empty': [('        if not self.count: return ""\n', '')],
         'keeps the loss a tensor': [('        return [float(self.tot_loss)] + self.tot_mets\n',
             '        return [self.tot_loss] + self.tot_mets\n')],
+        'repr shows the sums, not the averages': [('''        return f"{'train' if self.in_train else 'valid'}: {self.avg_stats}"\n''',
+            '''        return f"{'train' if self.in_train else 'valid'}: {self.all_stats}"\n''')],
     },
     'TestCallback': {
         'stops after 11 steps': [('        if self.in_train and self.n_iter >= 10: self.run.stop = True\n',
@@ -297,6 +303,7 @@ BEHAVIOURS = {
         ],
         "LESSON: TrainEvalCallback first": ["TrainEvalCallback last"],
         "SPEC: the stop flag ends the current pass only": ["forgets to reset stop", "checks stop after the batch"],
+        "LESSON: after the loop it resets run.stop = False (also when the pass ran to its end)": ["resets stop only when it breaks"],
         "SPEC: validation under no_grad": ["validates with grad on"],
         "SPEC: after_fit always fires": ["no finally: after_fit skipped on error"],
         "LESSON: a True after_step skips zero_grad": ["ignores a True after_step"],
@@ -310,6 +317,7 @@ BEHAVIOURS = {
         "SPEC: reset empties the sums": ["reset forgets the metrics"],
         "LESSON: all_stats' loss is a Python float (.item())": ["keeps the loss a tensor"],
         "LESSON: __repr__ is '' while count is 0": ["a repr even when empty"],
+        "LESSON: otherwise \"train: [...]\" or \"valid: [...]\", the avg_stats": ["repr shows the sums, not the averages"],
     },
     "TestCallback": {
         "SPEC: exactly 10 optimizer steps": ["stops after 11 steps", "stops after 9 steps"],

@@ -43,6 +43,9 @@ MUTANTS = {
         'sums instead of averaging': '''def nll(input, target):
     return -input[range(target.shape[0]), target].sum()
 ''',
+        'one-hot target without the number of classes': '''def nll(input, target):
+    return -(input * F.one_hot(target)).sum(1).mean()
+''',
     },
     'accuracy': {
         'returns a Python float': '''def accuracy(out, yb):
@@ -54,6 +57,9 @@ MUTANTS = {
         'counts instead of averaging': '''def accuracy(out, yb):
     return (torch.argmax(out, dim=1) == yb).float().sum()
 ''',
+        'compares one-hot rows sized by the classes present': '''def accuracy(out, yb):
+    return (F.one_hot(out.argmax(1)) * F.one_hot(yb)).sum(1).float().mean()
+''',
     },
     "DummyModule": {
         "registers underscore names too": [("        if not k.startswith('_'): self._modules[k] = v\n",
@@ -64,6 +70,10 @@ MUTANTS = {
         "registers modules only": [("        if not k.startswith('_'): self._modules[k] = v\n",
                                     "        if not k.startswith('_') and isinstance(v, nn.Module): self._modules[k] = v\n")],
         "repr of the object, not of _modules": [("    def __repr__(self): return f'{self._modules}'\n", "")],
+        "_modules shared by every instance (a class attribute)": [
+            ("        self._modules = {}            # first: each assignment below goes through __setattr__, which uses it\n", ""),
+            ("    def __init__(self, n_in, nh, n_out):\n", "    _modules = {}\n\n    def __init__(self, n_in, nh, n_out):\n"),
+        ],
     },
     "Optimizer": {
         "uses a global lr": [("            for p in self.params: p -= p.grad * self.lr\n",
@@ -87,6 +97,14 @@ MUTANTS = {
         ],
         "drops the last partial batch": [("for i in range(0, self.n, self.bs)", "for i in range(0, self.n - self.bs + 1, self.bs)")],
         "never shuffles": [("torch.randperm(self.n) if self.shuffle else torch.arange(self.n)", "torch.arange(self.n)")],
+        "one batch too many (an empty one) when bs divides n": [
+            ("for i in range(0, self.n, self.bs): yield self.idxs[i:i + self.bs]",
+             "for i in range(self.n // self.bs + 1): yield self.idxs[i * self.bs:(i + 1) * self.bs]")],
+        "shuffles within each batch only": [
+            ("self.idxs = torch.randperm(self.n) if self.shuffle else torch.arange(self.n)", "self.idxs = torch.arange(self.n)"),
+            ("yield self.idxs[i:i + self.bs]",
+             "yield self.idxs[i:i + self.bs][torch.randperm(len(self.idxs[i:i + self.bs]))] if self.shuffle else self.idxs[i:i + self.bs]"),
+        ],
     },
     'collate': {
         'concatenates instead of stacking': '''def collate(b):
@@ -120,6 +138,25 @@ MUTANTS = {
         "cross-entropy, not the loss_func given": [("            loss = loss_func(model(xb), yb)\n", "            loss = F.cross_entropy(model(xb), yb)\n"),
                                                    ("                tot_loss += loss_func(pred, yb) * n\n", "                tot_loss += F.cross_entropy(pred, yb) * n\n")],
         "zero_grad before step": [("            opt.step()\n            opt.zero_grad()\n", "            opt.zero_grad()\n            opt.step()\n")],
+        "counts every batch but the last as full": '''def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
+    for epoch in range(epochs):
+        model.train()
+        for xb, yb in train_dl:
+            loss = loss_func(model(xb), yb)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+        model.eval()
+        with torch.no_grad():
+            sizes, tot_loss, tot_acc = [], 0., 0.
+            for xb, yb in valid_dl:
+                pred = model(xb)
+                sizes.append(len(yb))
+                tot_loss += loss_func(pred, yb) * len(yb)
+                tot_acc += accuracy(pred, yb) * len(yb)
+            count = sizes[0] * (len(sizes) - 1) + sizes[-1]  # the batch size times the batches, less what the last lacks
+    return tot_loss / count, tot_acc / count
+''',
     },
     'get_dls': {
         'valid loader shuffles too': '''def get_dls(train_ds, valid_ds, bs, **kwargs):
@@ -251,6 +288,46 @@ def get_dls(train_ds, valid_ds, bs, **kwargs):
 ''',
 })
 
+# More correct solutions, each written another way (`mutants.alternative_rounds`): full marks too.
+# What is graded is what fit returns and does to the model it is given, never how often it calls
+# the model or the loss_func.
+MORE_ALTERNATIVES = {
+    "fit": {
+        "the validation loss once, over all predictions": '''def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
+    for epoch in range(epochs):
+        model.train()
+        for xb, yb in train_dl:
+            loss = loss_func(model(xb), yb)
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+        model.eval()
+        with torch.no_grad():
+            preds, ys = zip(*[(model(xb), yb) for xb, yb in valid_dl])
+            pred, y = torch.cat(preds), torch.cat(ys)
+            valid_loss, valid_acc = loss_func(pred, y), accuracy(pred, y)
+    return valid_loss, valid_acc
+''',
+        "the model called twice per validation batch, under inference_mode": '''def fit(epochs, model, loss_func, opt, train_dl, valid_dl):
+    for epoch in range(epochs):
+        model.train()
+        for xb, yb in train_dl:
+            opt.zero_grad()
+            loss_func(model(xb), yb).backward()
+            opt.step()
+        model.eval()
+        sums, count = torch.zeros(2), 0
+        with torch.inference_mode():
+            for xb, yb in valid_dl:
+                loss = loss_func(model(xb), yb)
+                acc = accuracy(model(xb), yb)
+                sums += torch.stack([loss.float().cpu(), acc.float().cpu()]) * len(yb)
+                count += len(yb)
+    return tuple(sums / count)
+''',
+    },
+}
+
 # The lesson's own code, line for line as shared/LESSON_API.md describes it (not the kit's
 # reference): each must get full marks. Where the kit's SPEC fixes a choice the lesson's notebook
 # did not make, the cell makes it as LESSON_API.md's own correction says, and a comment says so.
@@ -366,11 +443,13 @@ BEHAVIOURS = {
         "SPEC: the negative log-likelihood": ["forgets the minus sign"],
         "SPEC: the mean over the batch": ["sums instead of averaging"],
         "SPEC: by integer indexing, one entry per row": ["indexes a whole row per target"],
+        "SPEC: input of shape (B, C), whatever classes the targets hold": ["one-hot target without the number of classes"],
     },
     "accuracy": {
         "SPEC: argmax over dim 1": ["argmax over the wrong dim"],
         "SPEC: the mean": ["counts instead of averaging"],
         "SPEC: a float tensor": ["returns a Python float"],
+        "SPEC: argmax(out, 1) == yb, whatever classes appear": ["compares one-hot rows sized by the classes present"],
     },
     "DummyModule": {
         "SPEC: __setattr__ registers public attributes, not underscore ones": ["registers underscore names too"],
@@ -378,6 +457,7 @@ BEHAVIOURS = {
         "SPEC: parameters() yields every parameter, in order": ["parameters yields weights only"],
         "SPEC: __call__ = l2(relu(l1(x)))": ["forgets the relu"],
         "SPEC: __repr__ (the _modules dict)": ["repr of the object, not of _modules"],
+        "LESSON: __init__ sets self._modules = {}: each instance its own": ["_modules shared by every instance (a class attribute)"],
     },
     "Optimizer": {
         "SPEC: step() updates against the gradient, in place": ["adds the gradient"],
@@ -392,6 +472,8 @@ BEHAVIOURS = {
     },
     "Sampler": {
         "SPEC: batches of bs, the last smaller": ["drops the last partial batch"],
+        "LESSON: ceil(n/bs) batches (n=12, bs=4: three)": ["one batch too many (an empty one) when bs divides n"],
+        "LESSON: with shuffle, the concatenation is a permutation of range(n)": ["shuffles within each batch only"],
         "SPEC: shuffles when asked": ["never shuffles"],
         "SPEC: a fresh permutation on every pass": ["shuffles once, in __init__"],
     },
@@ -409,6 +491,7 @@ BEHAVIOURS = {
         "SPEC: validates with model.eval() under no_grad": ["validates in train mode with grad"],
         "LESSON: loss, backward, step, then zero_grad": ["zero_grad before step"],
         "SPEC: uses the loss_func it is given": ["cross-entropy, not the loss_func given"],
+        "SPEC: the mean over validation samples, correct when batch sizes differ": ["counts every batch but the last as full"],
     },
     "get_dls": {
         "SPEC: shuffled train loader": ["forgets to shuffle the training set"],
