@@ -86,7 +86,7 @@ def cmd_grade(course: config.Course, args) -> int:
             course, args.assignment, subs, devices, seed, on_result=show, workers=args.workers, store=kept
         )
     show.done()
-    _nbgrader_layout(results, subs)
+    _nbgrader_layout(results, subs, write=args.autograded)
     if args.json:
         report.write_json(args.json, results)
     if args.gradescope:
@@ -102,11 +102,13 @@ def cmd_grade(course: config.Course, args) -> int:
     return 0
 
 
-def _nbgrader_layout(results: list[dict], subs: list[tuple[str, Path]]) -> None:
+def _nbgrader_layout(results: list[dict], subs: list[tuple[str, Path]], write: bool) -> None:
     """Submissions in nbgrader's `submitted/<student>/<assignment>/`: each result takes the
     submission's timestamp.txt (so `course gradebook` records it, and nbgrader's late penalty can
-    apply), and `autograded/<student>/<assignment>/` beside `submitted/` gets the notebook with its
-    grading outcome, as `nbgrader autograde` leaves it (formgrader's submission view opens it)."""
+    apply), and with `write` (`--autograded`), `autograded/<student>/<assignment>/` beside
+    `submitted/` gets the notebook with its grading outcome, as `nbgrader autograde` leaves it
+    (formgrader's submission view opens it). Only when asked: nbgrader's own autograde skips a
+    submission that has an autograded notebook already."""
     from .outputs import autograded
 
     for result, (_, path) in zip(results, subs, strict=True):
@@ -117,7 +119,7 @@ def _nbgrader_layout(results: list[dict], subs: list[tuple[str, Path]]) -> None:
         if stamp.is_file():
             result["timestamp"] = stamp.read_text(encoding="utf-8", errors="replace").strip()
         out = folder.parent.parent.parent / "autograded" / folder.parent.name / folder.name
-        if written := autograded.write(path, result, out, stamp):
+        if write and (written := autograded.write(path, result, out, stamp)):
             print(f"autograded: {written}", file=sys.stderr)
 
 
@@ -330,6 +332,12 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--device", choices=["cpu", "cuda", "all"])
     g.add_argument("--seed", type=int, help="seed for the checks' random inputs (default: course.toml)")
     g.add_argument("--detail", action="store_true", help="print every failing check")
+    g.add_argument(
+        "--autograded",
+        action="store_true",
+        help="for folders in nbgrader's submitted/ layout: also write autograded/<student>/<assignment>/, "
+        "as nbgrader autograde does (formgrader's submission view opens it)",
+    )
     g.add_argument(
         "--workers",
         type=int,

@@ -425,7 +425,17 @@ def test_course_grade_of_nbgraders_submitted_writes_autograded_and_the_timestamp
     (sub / "timestamp.txt").write_text("2026-03-01 12:30:00.000001 UTC")
     grades, db = tmp_path / "g.json", f"sqlite:///{tmp_path / 'gradebook.db'}"
     proc = subprocess.run(
-        [sys.executable, "-m", "autograder.cli", "grade", A, str(tmp_path / "submitted"), "--json", str(grades)]
+        [
+            sys.executable,
+            "-m",
+            "autograder.cli",
+            "grade",
+            A,
+            str(tmp_path / "submitted"),
+            "--json",
+            str(grades),
+            "--autograded",
+        ]
         + ["--seed", "5", "--no-store", "--device", "cpu"],
         cwd=ROOT,
         capture_output=True,
