@@ -213,15 +213,24 @@ def test_cells_that_never_finish_cost_one_exercise_limit_not_one_per_exercise(co
     assert "not run again" in r["exercises"][-1]["message"]
 
 
-# Appended to a solution cell, which runs once with the notebook and again in its exercise's own
-# process: `_ok` is what that exercise's process saw.
+# A solution cell, which runs once with the notebook and again in its exercise's own process:
+# logsumexp is right only where `check` ran to its end and set `_ok`. Anything the check raises,
+# a write refused included, makes it wrong: a test that cannot see its own failure proves nothing.
 LOGSUMEXP = "def logsumexp(x):\n    m = x.max(-1)[0]\n    return m + (x - m[:, None]).exp().sum(-1).log()\n"
-WRONG_UNLESS_OK = "\nif not _ok:\n    def logsumexp(x):\n        return x.sum(-1)\n"
+WRONG = "def logsumexp(x):\n    return x.sum(-1)\n"
+
+
+def _indent(code: str) -> str:
+    return "".join("    " + line + "\n" for line in code.splitlines())
 
 
 def _submission(tmp_path, name: str, first_cell: str, check: str):
     """logsumexp is right only where `check` (run in its cell) sets `_ok`; `first_cell` runs first."""
-    path = make_submission(tmp_path, A, name, {"logsumexp": LOGSUMEXP + check + WRONG_UNLESS_OK})
+    cell = (
+        "_ok = False\ntry:\n" + _indent(check) + "except BaseException:\n    _ok = False\n"
+        "if _ok:\n" + _indent(LOGSUMEXP) + "else:\n" + _indent(WRONG)
+    )
+    path = make_submission(tmp_path, A, name, {"logsumexp": cell})
     nb = json.loads(path.read_text())
     nb["cells"].insert(
         0,
@@ -239,10 +248,16 @@ def _submission(tmp_path, name: str, first_cell: str, check: str):
 
 
 def test_the_cells_run_once_per_submission_and_a_hang_costs_its_time_once(course, tmp_path):
-    """The first cell counts its runs in a file, then hangs until the cell time limit cuts it.
-    Every exercise's process sees one run: the notebook ran once, not once per exercise."""
-    first = "with open('runs.txt', 'a') as f:\n    f.write('run\\n')\nimport time\nwhile True: time.sleep(0.05)\n"
-    check = "_ok = open('runs.txt').read().count('run') == 1\n"
+    """The first cell counts its runs in memory and in a file, then hangs until the cell time limit
+    cuts it. Every exercise's process sees one run: the notebook ran once, not once per exercise.
+    A write that fails counts as a second run, so the file cannot fail quietly."""
+    first = (
+        "_runs = globals().get('_runs', 0) + 1\n"
+        "try:\n    with open('runs.txt', 'a') as f:\n        f.write('run\\n')\n"
+        "except BaseException:\n    _runs += 1\n"
+        "import time\nwhile True: time.sleep(0.05)\n"
+    )
+    check = "_ok = _runs == 1 and open('runs.txt').read().count('run') == 1\n"
     path = _submission(tmp_path, "once", first, check)
     (r,) = grade_files(course, A, [path], cell_timeout=1)
     assert statuses(r)["logsumexp"] == "passed", r["exercises"][0]

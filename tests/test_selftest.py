@@ -253,3 +253,24 @@ def test_a_mutant_that_a_lucky_seed_catches_is_reported(course):
     assert not mine[0].passed  # seed 1 alone would have caught it
     bad = selftest.disagreements(outcomes)
     assert bad and all("the end when it is near -2 must fail, but passed every check" in line for line in bad), bad
+
+
+def test_a_reference_that_departs_from_torch_is_reported(course, monkeypatch):
+    """The reference is checked against torch on every oracle check, not only against itself: a
+    course whose logsumexp reference is off by 0.5 (the same code in the solutions and in the
+    source notebook, so it agrees with its own expected values) is reported by `course selftest`
+    as a must-pass variant that differs from torch."""
+    import importlib
+
+    from autograder.checks import Namespace
+    from autograder.grading.reference import Reference
+
+    wrong = "def logsumexp(x):\n    return x.exp().sum(-1).log() + 0.5\n"
+    module = importlib.import_module("solutions.minibatch_training")
+    names: dict = {}
+    exec(compile("import torch\n" + wrong, "<wrong reference>", "exec"), names)
+    monkeypatch.setattr(Reference, "namespace", property(lambda self: Namespace({**vars(module), **names})))
+    variant = selftest.Variant("logsumexp", "alternative", "the reference, off by 0.5", wrong, must_pass=True)
+    outcomes = selftest.run(course, "03_minibatch_training", [1], exercise="logsumexp", extra=[variant])
+    lines = selftest.disagreements([o for o in outcomes if o.variant is variant])
+    assert lines and "differs from torch" in lines[0], lines

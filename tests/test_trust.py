@@ -160,3 +160,29 @@ def test_each_slot_has_its_own_uid_and_without_slots_they_share_one():
     assert {isolation.uid_for(plan, s, frozenset({"slots"})) for s in range(3)} == {isolation.FIRST_UID}
     assert isolation.uid_for(isolation.Plan([], {}, None), 1) is None  # not root: the grader's own uid
     assert isolation.FIRST_UID + isolation.SLOTS * isolation.BLOCKS < 2147352576  # inside systemd's unused range
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_no_exercise_process_is_handed_a_later_exercises_reference(course, assignment):
+    """The promise the sandbox's design rests on (README, "Security"): exercises are graded in
+    notebook order, and an exercise's job carries the references of the exercises before it
+    alone, so no process that runs student code holds an answer not yet graded. Read from the
+    jobs the grader builds for a real submission, against the order of the release notebook's
+    solution cells (not against `Reference.refs_before`, which makes them)."""
+    from autograder.grading.expected import Expected
+    from autograder.grading.grade import GradingRun, prepare, read_submission
+
+    a = course.assignment(assignment)
+    release = json.loads((ROOT / "release" / assignment / f"{assignment}.ipynb").read_text())
+    order = [
+        c["metadata"]["nbgrader"]["grade_id"]
+        for c in release["cells"]
+        if c.get("metadata", {}).get("nbgrader", {}).get("solution") and c["cell_type"] == "code"
+    ]
+    assert list(a.points) == order, "the grader runs the exercises in course.toml's order: it must be the notebook's"
+    ref = Reference(course, a)
+    run = GradingRun(ref, ["cpu"], 0, Expected(ref, 0), pool=None)
+    nb = read_submission(ROOT / "samples" / assignment / "perfect.ipynb", ref)
+    for ex, points in a.points.items():
+        job = prepare(ex, points, nb, run).job
+        assert [r["exercise"] for r in job.refs] == order[: order.index(ex)], ex
