@@ -178,7 +178,8 @@ def cmd_selftest(course: config.Course, args) -> int:
     outcomes = selftest.run(course, a.name, seeds, args.exercise, _devices(course, args.device or "cpu"), extra)
     print("\n".join(selftest.summary(outcomes)))
     bad = selftest.disagreements(outcomes)
-    print("\n".join(bad) if bad else f"every verdict as it must be, over {args.seeds} seed(s)")
+    done = f"{args.seeds} seed(s) for what must pass, {len(selftest.mutant_seeds(seeds))} for each mutant"
+    print("\n".join(bad) if bad else f"every verdict as it must be, over {done}")
     return 1 if bad else 0
 
 
@@ -377,7 +378,12 @@ def parser() -> argparse.ArgumentParser:
     )
     t.add_argument("assignment")
     t.add_argument("--exercise", metavar="ID", help="only this exercise")
-    t.add_argument("--seeds", type=int, default=3, help="how many seeds (default: 3)")
+    t.add_argument(
+        "--seeds",
+        type=int,
+        default=3,
+        help="how many seeds for what must pass (default: 3); each mutant gets 20 at least (selftest.MUTANT_SEEDS)",
+    )
     t.add_argument("--seed", type=int, default=1, help="the first seed (default: 1)")
     t.add_argument("--device", choices=["cpu", "cuda", "all"], help="default: cpu")
     t.add_argument("--auto", action="store_true", help="also every automatic mutant (autograder.mutate)")

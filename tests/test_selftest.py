@@ -65,7 +65,10 @@ def test_selftest_names_the_check_and_the_seed_of_a_disagreement(course):
 def test_the_selftest_command(capsys):
     assert cli.main(["--root", str(ROOT), "selftest", "05_anneal", "--exercise", "sched_exp", "--seeds", "2"]) == 0
     out = capsys.readouterr().out
-    assert "sched_exp" in out and "every verdict as it must be, over 2 seed(s)" in out
+    assert (
+        "sched_exp" in out
+        and "every verdict as it must be, over 2 seed(s) for what must pass, 20 for each mutant" in out
+    )
     assert cli.main(["--root", str(ROOT), "selftest", "05_anneal", "--exercise", "softmax"]) == 2
 
 
