@@ -121,6 +121,20 @@ def test_readme_names_every_earlier_answer_each_release_holds(course):
             assert not missing, f"README's line for {a} does not name {missing}: {entry}"
 
 
+def test_each_classroom_template_says_what_its_notebook_gives_away(course):
+    """The template's own README (what students see first in their repository) lists every
+    earlier answer its notebook holds, read from the release notebooks themselves, and says
+    "no earlier assignment's answers" exactly where there are none; and it lists every exercise."""
+    for a, shown in release.revealed(course).items():
+        text = (ROOT / "release" / a / "README.md").read_text()
+        given_away = text[text.index("## What this notebook gives away") :]
+        for earlier, exercises in shown.items():
+            line = next((line for line in given_away.splitlines() if line.startswith(f"- {earlier}:")), "")
+            assert all(ex in line for ex in exercises), f"{a}'s README: {earlier}'s {exercises} not in {line!r}"
+        assert ("holds no earlier" in given_away) == (not shown), given_away
+        assert all(f"`{ex}`" in text for ex in course.assignment(a).exercises)
+
+
 def _bullet(text: str, key: str) -> str | None:
     """The list item of `text` that mentions `key`, with its continuation lines; None if none does."""
     lines = text.splitlines()
