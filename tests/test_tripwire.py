@@ -187,7 +187,7 @@ def test_a_watch_paused_and_put_back_is_a_hit(pause, names):
 
 # Given code that calls torch through a name the notebook can rebind: a student who rebinds it (or
 # replaces the function behind it) makes trusted code run the forbidden computation for them.
-GIVEN = "import torch\nimport torch.nn.functional as F\ndef scaled(x):\n    return F.relu(x) * x.exp().sum()\n"
+GIVEN = "import torch\nimport torch.nn.functional as F\ndef scaled(x):\n    return F.relu(abs(x)) * x.exp().sum()\n"
 
 
 def _rebind_module(names: dict) -> None:
@@ -202,8 +202,14 @@ def _replace_method(names: dict) -> None:
     torch.Tensor.exp = torch.Tensor.sigmoid
 
 
+def _shadow_builtin(names: dict) -> None:
+    names["abs"] = torch.sigmoid
+
+
 @pytest.mark.parametrize(
-    "swap", [_rebind_module, _replace_function, _replace_method], ids=["F =", "F.relu =", "Tensor.exp ="]
+    "swap",
+    [_rebind_module, _replace_function, _replace_method, _shadow_builtin],
+    ids=["F =", "F.relu =", "Tensor.exp =", "abs ="],
 )
 @pytest.mark.parametrize("defended", [True, False], ids=["defended", "names unchecked"])
 def test_given_code_runs_with_the_names_it_was_given(swap, defended):

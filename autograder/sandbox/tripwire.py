@@ -145,13 +145,22 @@ class Trusted:
             return False
         return not self.check_names or self.names_hold(code, frame.f_globals)
 
+    def owns(self, obj: object) -> bool:
+        """Whether `obj` is a function of the course's code (given cells, references)."""
+        return id(getattr(obj, "__code__", None)) in self._ids
+
     def names_hold(self, code: CodeType, names: dict) -> bool:
         """Every global and attribute name `code` uses is bound as it was: a notebook's `F = ...`
         or `torch.Tensor.exp = torch.Tensor.softmax` would make given code run a forbidden
         function under an allowed name, on the student's behalf."""
+        builtin = self._then[0][1]  # the builtins, as they were (`__init__` remembers them first)
         for name in code.co_names:
             meant = dict.get(self._imported, name, MISSING)
-            if meant is not MISSING and dict.get(names, name, MISSING) is not meant:
+            now = dict.get(names, name, MISSING)
+            if meant is not MISSING and now is not meant:
+                return False
+            # a builtin the notebook shadows with a callable of its own making (`abs = torch.sigmoid`)
+            if meant is MISSING and name in builtin and callable(now) and not self.owns(now):
                 return False
             for live, then in self._then:  # replaced, or shadowed (`torch.Tensor.exp` over TensorBase's)
                 if live.get(name, MISSING) is not dict.get(then, name, MISSING):
