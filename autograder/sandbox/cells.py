@@ -159,20 +159,23 @@ def compile_cells(cells: list[dict], trusted: Trusted) -> tuple[Compiled, ...]:
 
 
 def prepare(
-    job: dict, job_fd: int, result_fd: int, read_job: Callable, plan: isolation.Plan, layers: dict, names: dict
+    job: dict,
+    io: tuple[int, Callable, Callable],
+    plan: isolation.Plan,
+    layers: dict,
+    names: dict,
+    without: frozenset[str],
 ) -> Exercises:
     """The submission's record (`Exercises`): all the far side uses once student code has run,
-    bound and worked out now. Every exercise's forbidden calls come from the cells' message: a
-    later job cannot change them."""
-    without = switched_off()
+    bound and worked out now. `io`: the job pipe, its reader and the result pipe's sender. Every
+    exercise's forbidden calls come from the cells' message: a later job cannot change them."""
+    job_fd, read_job, send = io
     trusted = Trusted(names, check_names="names" not in without)
     checks = registry(job["module"])
     exercises = sorted({c.exercise for c in checks.checks})
     no_tasks = seccomp.prepare(threads_only=False) if not layers["threads"].startswith("none") else None
     return Exercises(
-        job=job,
         nonce=job["nonce"],
-        devices=tuple(job["devices"]),
         cell_timeout=float(job["limits"]["cell_timeout"]),
         cells=compile_cells(job["cells"], trusted),
         watches=tuple((ex, watch([] if "tripwire" in without else f)) for ex, f in job["forbidden"].items()),
@@ -181,7 +184,7 @@ def prepare(
         trusted=trusted,
         job_fd=job_fd,
         read_job=read_job,
-        sender=sender(result_fd),
+        sender=send,
         tripwire=Tripwire,
         probes=Probes,
         namespace=Namespace,
@@ -208,9 +211,9 @@ def child(job_fd: int, result_fd: int, plan: isolation.Plan, slot: int) -> int:
     job = read_job(job_fd)
     if job is None:
         return NO_MORE_JOBS
-    send = sender(result_fd)(job["nonce"])
-    layers = confine(job, plan, slot, switched_off())
-    send({"kind": "isolation", "layers": layers})
+    send, without = sender(result_fd), switched_off()
+    layers = confine(job, plan, slot, without)
+    send(job["nonce"])({"kind": "isolation", "layers": layers})
     if job["strict"] and isolation.missing(layers):
         return 0  # the grader refuses to go on; no student code has run
     limits.limit_resources(job["limits"], uses_cuda(job))
@@ -218,9 +221,9 @@ def child(job_fd: int, result_fd: int, plan: isolation.Plan, slot: int) -> int:
 
     guard()  # from here on, a switch of the tripwire's profile hook is a hit
     names = notebook_globals()
-    far = prepare(job, job_fd, result_fd, read_job, plan, layers, names)
+    far = prepare(job, (job_fd, read_job, send), plan, layers, names, without)
     settle(kit_modules())
-    seal = None if "seal" in switched_off() else Seal([*sealed_modules(job["module"]), far])
+    seal = None if "seal" in without else Seal([*sealed_modules(job["module"]), far])
     if seal is not None:
         hide_kit()
     # the first student line runs here

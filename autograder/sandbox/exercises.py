@@ -31,15 +31,11 @@ from .private import own_builtins
 
 __builtins__ = own_builtins()  # noqa: A001  (a student's `builtins.x = ...` reaches none of the code below)
 
-MOST_HITS = 5  # hits sent per probe: the grader keeps this many too (`box`)
-
 
 class Exercises(NamedTuple):
     """One submission's far side, fixed before its first line ran (`cells.child`)."""
 
-    job: Any  # the cells' message, as read before any student code (its lists are not read again)
     nonce: str  # the cells' process's: its "gone" messages
-    devices: tuple[str, ...]
     cell_timeout: float
     cells: tuple  # (index, code or the error it has instead), compiled before any ran
     watches: tuple  # (exercise, tripwire.Watched): every exercise's, from the cells' message
@@ -240,14 +236,6 @@ class Probes(NamedTuple):
     checks: dict  # name -> check
     watched: Any  # tripwire.Watched
     send: Callable[[dict], None]
-
-    @property
-    def encode(self) -> Callable[[Any], Any]:
-        return self.far.encode
-
-    @property
-    def inputs(self) -> Any:
-        return self.far.inputs
 
     def hit(self, what: str) -> None:
         self.send({"kind": "hit", "what": what})

@@ -16,14 +16,26 @@ from pathlib import Path
 from .procs import reap_children
 
 
-def imported_by(course_root: str, modules: list[str]) -> set[str] | None:
+def course_at(course_root: str):
+    """The course's settings, read once for the boot; None where they cannot be read (the
+    sandbox's own start reports that course.toml, whose grader read it first, is wrong)."""
+    from .. import config
+
+    try:
+        return config.load(Path(course_root))
+    except config.ConfigError:
+        return None
+
+
+def imported_by(course, modules: list[str]) -> set[str] | None:
     """The top-level packages that the cells graded in a submission import (those of the
     released notebooks of `modules`, but their demo and test cells, which are not run unless
     changed), for `preload.preload`; None when that cannot be told (everything is preloaded)."""
-    from .. import config, notebook
+    from .. import notebook
 
+    if course is None:
+        return None
     try:
-        course = config.load(Path(course_root))
         names = [a.name for a in course.assignments.values() if a.module in modules]
         if {course.assignments[n].module for n in names} != set(modules):
             return None
@@ -40,18 +52,8 @@ def imported_by(course_root: str, modules: list[str]) -> set[str] | None:
                     source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
                     found.update(_IMPORT.findall(source))
         return found
-    except (config.ConfigError, OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-
-
-def forbidden_in(course_root: str) -> list[list[str]]:
-    """course.toml's forbidden names, each exercise's list (none when it cannot be read)."""
-    from .. import config
-
-    try:
-        return list(config.load(Path(course_root)).forbidden.values())
-    except config.ConfigError:
-        return []
 
 
 _IMPORT = re.compile(r"^\s*(?:import|from)\s+([A-Za-z_]\w*)", re.M)
@@ -62,7 +64,8 @@ def serve(sock: socket.socket, course_root: str, modules: list[str]) -> None:
     from .parent import parent
     from .preload import preload, sandbox_plan
 
-    preload(imported_by(course_root, modules), forbidden_in(course_root))
+    course = course_at(course_root)
+    preload(imported_by(course, modules), list(course.forbidden.values()) if course else [])
     for module in modules:
         registry(module)
     plan = sandbox_plan(course_root)

@@ -97,6 +97,7 @@ class Trusted:
         self._then: list[tuple[MappingProxyType, dict]] = []
         for namespace in (builtins, torch.Tensor, *torch.Tensor.__mro__[1:-1]):
             self._remember(namespace)
+        self._builtins = self._then[0][1]  # the builtins' copy, for names the notebook may shadow
 
     def compile(self, source: str, filename: str) -> CodeType:
         """Compile the course's `source`; it and every function, class and comprehension in it are trusted."""
@@ -153,14 +154,13 @@ class Trusted:
         """Every global and attribute name `code` uses is bound as it was: a notebook's `F = ...`
         or `torch.Tensor.exp = torch.Tensor.softmax` would make given code run a forbidden
         function under an allowed name, on the student's behalf."""
-        builtin = self._then[0][1]  # the builtins, as they were (`__init__` remembers them first)
         for name in code.co_names:
             meant = dict.get(self._imported, name, MISSING)
             now = dict.get(names, name, MISSING)
             if meant is not MISSING and now is not meant:
                 return False
             # a builtin the notebook shadows with a callable of its own making (`abs = torch.sigmoid`)
-            if meant is MISSING and name in builtin and callable(now) and not self.owns(now):
+            if meant is MISSING and name in self._builtins and callable(now) and not self.owns(now):
                 return False
             for live, then in self._then:  # replaced, or shadowed (`torch.Tensor.exp` over TensorBase's)
                 if live.get(name, MISSING) is not dict.get(then, name, MISSING):
